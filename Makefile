@@ -1,0 +1,50 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a step
+# they share. Needs Python 3.11 and a local PostgreSQL 15 with a superuser reachable at
+# PG_ADMIN_URL (this machine kind: trust auth on the socket).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PG_ADMIN_URL ?= postgresql:///postgres
+DB_NAME ?= skeldir
+DB_OWNER ?= skeldir_owner
+DEV_ENV := .dev/env
+PYTEST_WORKERS ?= 2
+WITH_DEV_ENV := set -a && . ./$(DEV_ENV) && set +a &&
+
+.PHONY: help run test venv postgres db migrate check
+
+help:
+	@echo "make run   set up everything and run the service on 127.0.0.1:8000"
+	@echo "make test  set up everything and run the whole test suite"
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(BIN)/.installed
+
+postgres:
+	@scripts/ensure_postgres.sh
+
+db: postgres
+	psql -X -q "$(PG_ADMIN_URL)" -v owner=$(DB_OWNER) -v db=$(DB_NAME) -f scripts/bootstrap_db.sql
+
+$(DEV_ENV): | venv
+	mkdir -p $(dir $(DEV_ENV))
+	$(BIN)/python scripts/dev_env.py > $(DEV_ENV)
+
+migrate: venv db $(DEV_ENV)
+	$(WITH_DEV_ENV) $(BIN)/python manage.py migrate --database owner --no-input
+
+check: venv $(DEV_ENV)
+	$(WITH_DEV_ENV) $(BIN)/python manage.py check
+
+run: migrate check
+	$(WITH_DEV_ENV) exec $(BIN)/gunicorn skeldir.wsgi -c gunicorn.conf.py
+
+test: venv db
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -q

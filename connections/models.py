@@ -1,0 +1,125 @@
+"""Platform accounts a tenant has connected, and their encrypted credentials.
+
+Both tables are tenant-scoped under row-level security (see the migrations); rows are
+only ever read or written inside `skeldir.tenancy.tenant_context`. Foreign keys are
+declared by SQL in the migrations with ON DELETE CASCADE, so Django's own cascade
+emulation (which would run under RLS and see nothing) is switched off: DO_NOTHING.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.postgres.functions import RandomUUID
+from django.db import models
+from django.db.models.functions import Now
+
+from skeldir.models import Tenant
+
+
+class ConnectionStatus(models.TextChoices):
+    PENDING = "pending"
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class LifecycleStatus(models.TextChoices):
+    ACTIVE = "active"
+    DEGRADED = "degraded"  # a refresh failed transiently; retried with backoff
+    REVOKED = "revoked"  # only reconnecting the account can fix it
+
+
+class PlatformConnection(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, db_default=RandomUUID(), editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    platform = models.TextField()
+    platform_account_id = models.TextField()
+    status = models.TextField(choices=ConnectionStatus.choices, default="active", db_default="active")
+    connection_metadata = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
+
+    class Meta:
+        db_table = "platform_connections"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "platform", "platform_account_id"],
+                name="uq_platform_connections_tenant_platform_account",
+            ),
+            # Target of the credentials' composite foreign key: a credential can only
+            # belong to a connection of its own tenant and platform.
+            models.UniqueConstraint(fields=["id", "tenant", "platform"], name="uq_platform_connections_id_tenant_platform"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ConnectionStatus.values), name="ck_platform_connections_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                "tenant", "platform", models.F("updated_at").desc(), name="idx_conn_tenant_platform_upd"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.platform_account_id}"
+
+
+class PlatformCredential(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, db_default=RandomUUID(), editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    platform_connection = models.ForeignKey(
+        PlatformConnection, on_delete=models.DO_NOTHING, db_constraint=False, related_name="credentials"
+    )
+    platform = models.TextField()
+    encrypted_access_token = models.BinaryField()
+    encrypted_refresh_token = models.BinaryField(null=True)
+    expires_at = models.DateTimeField(null=True)  # NULL: the token does not expire
+    scope = models.TextField(null=True)
+    token_type = models.TextField(null=True)
+    key_id = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
+    next_refresh_due_at = models.DateTimeField(null=True)
+    lifecycle_status = models.TextField(choices=LifecycleStatus.choices, default="active", db_default="active")
+    refresh_failure_count = models.IntegerField(default=0, db_default=0)
+    last_failure_class = models.TextField(null=True)
+    last_failure_at = models.DateTimeField(null=True)
+    last_refresh_at = models.DateTimeField(null=True)
+    revoked_at = models.DateTimeField(null=True)
+
+    class Meta:
+        db_table = "platform_credentials"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "platform", "platform_connection"],
+                name="uq_platform_credentials_tenant_platform_connection",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(lifecycle_status__in=LifecycleStatus.values),
+                name="ck_platform_credentials_lifecycle_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(refresh_failure_count__gte=0),
+                name="ck_platform_credentials_refresh_failure_count_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(revoked_at__isnull=True) | models.Q(lifecycle_status="revoked"),
+                name="ck_platform_credentials_revoked_status_consistency",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(lifecycle_status="revoked") | models.Q(next_refresh_due_at__isnull=True),
+                name="ck_platform_credentials_revoked_refresh_due_null",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                "tenant", "platform", models.F("updated_at").desc(), name="idx_cred_tenant_platform_upd"
+            ),
+            models.Index(
+                fields=["tenant", "lifecycle_status", "next_refresh_due_at"],
+                name="idx_platform_credentials_due",
+                condition=models.Q(next_refresh_due_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"credential for {self.platform} connection {self.platform_connection_id}"

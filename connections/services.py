@@ -1,0 +1,284 @@
+"""Writes of connections and credentials, and the credential lifecycle (DESIGN.md §5).
+
+Everything except `credential_rotate_key` runs inside the caller's `tenant_context`;
+the plaintext tokens and the key go to PostgreSQL as bind parameters and come back
+only through `selectors.credential_get`.
+
+Lifecycle: active → degraded on a transient refresh failure (retried with backoff);
+active/degraded → revoked on a terminal one; back to active on a successful refresh or
+a new upsert (reconnect).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.utils import timezone
+
+from connections.crypto import CredentialUndecryptable, UnknownCredentialKey, key_ring
+from connections.models import ConnectionStatus, PlatformConnection
+from skeldir.models import Tenant
+from skeldir.tenancy import tenant_context
+
+# Transient refresh failures back off 30 s, 60 s, 120 s ... up to an hour, or longer
+# when the platform asked for longer.
+REFRESH_BACKOFF_BASE_SECONDS = 30
+REFRESH_BACKOFF_MAX_SECONDS = 3600
+
+
+class UnknownPlatform(ValueError):
+    pass
+
+
+def platform_validate(platform: str) -> str:
+    if platform not in settings.REVENUE_PROVIDERS:
+        known = ", ".join(sorted(settings.REVENUE_PROVIDERS))
+        raise UnknownPlatform(f"unknown platform {platform!r} (known: {known})")
+    return platform
+
+
+def refresh_due_at(expires_at: datetime | None) -> datetime | None:
+    """When a token should be refreshed: the configured lead before it expires."""
+    if expires_at is None:
+        return None
+    return expires_at - timedelta(seconds=settings.CREDENTIAL_REFRESH_LEAD_SECONDS)
+
+
+def connection_upsert(
+    *,
+    tenant_id: uuid.UUID,
+    platform: str,
+    platform_account_id: str,
+    metadata: dict[str, Any] | None = None,
+    status: str = ConnectionStatus.ACTIVE,
+) -> PlatformConnection:
+    platform_validate(platform)
+    if not platform_account_id.strip():
+        raise ValueError("a connection needs a platform account id")
+    connection_row, _ = PlatformConnection.objects.update_or_create(
+        tenant_id=tenant_id,
+        platform=platform,
+        platform_account_id=platform_account_id.strip(),
+        defaults={"status": status, "connection_metadata": metadata},
+    )
+    return connection_row
+
+
+def credential_upsert(
+    *,
+    connection_row: PlatformConnection,
+    access_token: str,
+    refresh_token: str | None = None,
+    expires_at: datetime | None = None,
+    scope: str | None = None,
+    token_type: str | None = None,
+) -> uuid.UUID:
+    """Store (or replace) the connection's one credential, encrypted under the current
+    key, with its lifecycle reset to active."""
+    if not access_token:
+        raise ValueError("an access token is required")
+    ring = key_ring()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO platform_credentials AS c (
+                tenant_id, platform_connection_id, platform, encrypted_access_token, encrypted_refresh_token,
+                expires_at, scope, token_type, key_id, next_refresh_due_at, lifecycle_status,
+                refresh_failure_count, last_failure_class, last_failure_at, last_refresh_at, revoked_at
+            ) VALUES (
+                %(tenant)s, %(connection)s, %(platform)s, pgp_sym_encrypt(%(access)s, %(key)s),
+                CASE WHEN %(refresh)s::text IS NULL THEN NULL ELSE pgp_sym_encrypt(%(refresh)s::text, %(key)s) END,
+                %(expires)s, %(scope)s, %(token_type)s, %(key_id)s, %(due)s, 'active', 0, NULL, NULL, NULL, NULL
+            )
+            ON CONFLICT (tenant_id, platform, platform_connection_id) DO UPDATE SET
+                encrypted_access_token = EXCLUDED.encrypted_access_token,
+                encrypted_refresh_token = EXCLUDED.encrypted_refresh_token,
+                expires_at = EXCLUDED.expires_at, scope = EXCLUDED.scope, token_type = EXCLUDED.token_type,
+                key_id = EXCLUDED.key_id, next_refresh_due_at = EXCLUDED.next_refresh_due_at,
+                lifecycle_status = 'active', refresh_failure_count = 0, last_failure_class = NULL,
+                last_failure_at = NULL, revoked_at = NULL, updated_at = now()
+            RETURNING id
+            """,
+            {
+                "tenant": connection_row.tenant_id,
+                "connection": connection_row.id,
+                "platform": connection_row.platform,
+                "access": access_token,
+                "refresh": refresh_token,
+                "key": ring.current_secret,
+                "key_id": ring.current_id,
+                "expires": expires_at,
+                "scope": scope,
+                "token_type": token_type,
+                "due": refresh_due_at(expires_at),
+            },
+        )
+        return cursor.fetchone()[0]
+
+
+def credential_mark_refreshed(
+    *,
+    credential_id: uuid.UUID,
+    key_id: str,
+    access_token: str,
+    refresh_token: str | None,
+    expires_at: datetime | None,
+    scope: str | None = None,
+    token_type: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Store a refreshed token under the current key. `refresh_token=None` keeps the
+    stored one (re-encrypted, since the row moves to the current key); `key_id` is the
+    key the row was read with."""
+    ring = key_ring()
+    now = now or timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE platform_credentials SET
+                encrypted_access_token = pgp_sym_encrypt(%(access)s, %(key)s),
+                encrypted_refresh_token = CASE
+                    WHEN %(refresh)s::text IS NOT NULL THEN pgp_sym_encrypt(%(refresh)s::text, %(key)s)
+                    WHEN encrypted_refresh_token IS NULL THEN NULL
+                    ELSE pgp_sym_encrypt(pgp_sym_decrypt(encrypted_refresh_token, %(old_key)s), %(key)s) END,
+                expires_at = %(expires)s, scope = COALESCE(%(scope)s, scope),
+                token_type = COALESCE(%(token_type)s, token_type), key_id = %(key_id)s,
+                next_refresh_due_at = %(due)s, lifecycle_status = 'active', refresh_failure_count = 0,
+                last_failure_class = NULL, last_failure_at = NULL, last_refresh_at = %(now)s, updated_at = %(now)s
+            WHERE id = %(id)s AND lifecycle_status <> 'revoked'
+            """,
+            {
+                "id": credential_id,
+                "access": access_token,
+                "refresh": refresh_token,
+                "key": ring.current_secret,
+                "old_key": ring.secret(key_id, credential=credential_id),
+                "key_id": ring.current_id,
+                "expires": expires_at,
+                "scope": scope,
+                "token_type": token_type,
+                "due": refresh_due_at(expires_at),
+                "now": now,
+            },
+        )
+
+
+def credential_mark_refresh_failed(
+    *, credential_id: uuid.UUID, failure_class: str, retry_after: int | None = None, now: datetime | None = None
+) -> datetime:
+    """A transient failure: degraded, retried after an exponential backoff (or the
+    platform's hint when longer). Returns when the next attempt is due."""
+    now = now or timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT refresh_failure_count FROM platform_credentials WHERE id = %s AND lifecycle_status <> 'revoked'",
+            [credential_id],
+        )
+        row = cursor.fetchone()
+        failures = (row[0] if row else 0) + 1
+        backoff = min(REFRESH_BACKOFF_BASE_SECONDS * 2 ** (failures - 1), REFRESH_BACKOFF_MAX_SECONDS)
+        due = now + timedelta(seconds=max(backoff, retry_after or 0))
+        cursor.execute(
+            """
+            UPDATE platform_credentials SET lifecycle_status = 'degraded', refresh_failure_count = %(failures)s,
+                last_failure_class = %(class)s, last_failure_at = %(now)s, next_refresh_due_at = %(due)s,
+                updated_at = %(now)s
+            WHERE id = %(id)s AND lifecycle_status <> 'revoked'
+            """,
+            {"id": credential_id, "failures": failures, "class": failure_class, "now": now, "due": due},
+        )
+    return due
+
+
+def credential_mark_revoked(*, credential_id: uuid.UUID, failure_class: str, now: datetime | None = None) -> None:
+    """A terminal failure (invalid_grant, revoked app, disconnect): only reconnecting helps."""
+    now = now or timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE platform_credentials SET lifecycle_status = 'revoked', revoked_at = %(now)s,
+                next_refresh_due_at = NULL, refresh_failure_count = refresh_failure_count + 1,
+                last_failure_class = %(class)s, last_failure_at = %(now)s, updated_at = %(now)s
+            WHERE id = %(id)s
+            """,
+            {"id": credential_id, "class": failure_class, "now": now},
+        )
+
+
+@dataclasses.dataclass
+class RotationReport:
+    moved: int = 0
+    tenants: int = 0
+    unknown_key_ids: set[str] = dataclasses.field(default_factory=set)
+    unknown_rows: int = 0
+
+
+def credential_rotate_key(*, batch_size: int | None = None) -> RotationReport:
+    """Re-encrypt every credential to the current key, tenant by tenant (through the
+    RLS-bound role, like everything else) and in short batches so no lock is held long.
+    Rows under a key id the ring no longer has are counted and left alone."""
+    ring = key_ring()
+    batch_size = batch_size or settings.CREDENTIAL_ROTATION_BATCH_SIZE
+    report = RotationReport()
+    for tenant_id in Tenant.objects.order_by("id").values_list("id", flat=True).iterator():
+        with tenant_context(tenant_id), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT key_id, count(*) FROM platform_credentials WHERE key_id <> %s GROUP BY key_id",
+                [ring.current_id],
+            )
+            old_keys = dict(cursor.fetchall())
+        if not old_keys:
+            continue
+        report.tenants += 1
+        for old_id, rows in old_keys.items():
+            try:
+                old_secret = ring.secret(old_id)
+            except UnknownCredentialKey:
+                report.unknown_key_ids.add(old_id)
+                report.unknown_rows += rows
+                continue
+            try:
+                report.moved += _rotate_batches(tenant_id, old_id, old_secret, batch_size)
+            except DatabaseError:
+                # pgcrypto's "Wrong key or corrupt data"; not chained, as the driver's
+                # error can carry the statement's parameters.
+                raise CredentialUndecryptable(
+                    f"credentials of tenant {tenant_id} under key id {old_id!r} cannot be decrypted with that key"
+                ) from None
+    return report
+
+
+def _rotate_batches(tenant_id: uuid.UUID, old_id: str, old_secret: str, batch_size: int) -> int:
+    ring = key_ring()
+    moved = 0
+    while True:
+        with tenant_context(tenant_id), connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE platform_credentials SET
+                    encrypted_access_token = pgp_sym_encrypt(pgp_sym_decrypt(encrypted_access_token, %(old)s), %(new)s),
+                    encrypted_refresh_token = CASE WHEN encrypted_refresh_token IS NULL THEN NULL ELSE
+                        pgp_sym_encrypt(pgp_sym_decrypt(encrypted_refresh_token, %(old)s), %(new)s) END,
+                    key_id = %(new_id)s, updated_at = now()
+                WHERE id IN (
+                    SELECT id FROM platform_credentials WHERE key_id = %(old_id)s
+                    ORDER BY id LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+                )
+                """,
+                {
+                    "old": old_secret,
+                    "new": ring.current_secret,
+                    "new_id": ring.current_id,
+                    "old_id": old_id,
+                    "batch": batch_size,
+                },
+            )
+            count = cursor.rowcount
+        moved += count
+        if count < batch_size:
+            return moved

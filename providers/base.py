@@ -1,0 +1,106 @@
+"""The provider contract: what an adapter receives, what it returns, and the optional
+credential-refresh hook.
+
+Adapters are plain classes configured from `settings.REVENUE_PROVIDERS` (see
+`providers.registry`). They talk HTTP to their platform and never touch the database:
+the revenue engine hands them a context and stores what they return.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+from uuid import UUID
+
+
+class SourceKind(StrEnum):
+    SALES = "sales"  # payments and commerce platforms: money that moved
+    CLAIMED = "claimed"  # ad platforms: revenue they claim to have driven
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ProviderContext:
+    """Everything an adapter may know for one fetch. Only the access token is passed;
+    the refresh token never reaches a revenue fetch."""
+
+    tenant_id: UUID
+    connection_id: UUID
+    platform_account_id: str
+    connection_metadata: Mapping[str, Any]
+    access_token: str = dataclasses.field(repr=False)
+    window_start: datetime  # aware, in the tenant's time zone
+    window_end: datetime  # aware, in the tenant's time zone
+    correlation_id: str
+
+    def __post_init__(self) -> None:
+        if self.window_start.tzinfo is None or self.window_end.tzinfo is None:
+            raise ValueError("window bounds must be timezone-aware")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RevenueResult:
+    """One source's revenue for the window. `amounts` maps an ISO 4217 code to an
+    integer in that currency's minor unit; currencies are never summed into each other."""
+
+    source_key: str
+    kind: SourceKind
+    amounts: Mapping[str, int]
+    count: int
+    as_of: datetime
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TokenRefreshContext:
+    """What the refresh hook receives. `refresh_token` holds the platform's refresh
+    token (Google) or the stored client credentials (PayPal, `client_id:client_secret`)."""
+
+    tenant_id: UUID
+    connection_id: UUID
+    platform_account_id: str
+    connection_metadata: Mapping[str, Any]
+    refresh_token: str = dataclasses.field(repr=False)
+    correlation_id: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RefreshedToken:
+    access_token: str = dataclasses.field(repr=False)
+    # None: the platform did not rotate the refresh token; keep the stored one.
+    refresh_token: str | None = dataclasses.field(default=None, repr=False)
+    expires_at: datetime | None = None
+    scope: str | None = None
+    token_type: str | None = None
+
+
+class RevenueProvider:
+    """Base class of every platform adapter.
+
+    Subclasses set `key` (the settings key and `platform_connections.platform` value),
+    `name` and `kind`, accept their OPTIONS as keyword arguments, and implement
+    `fetch_revenue`. Platforms whose access tokens expire also implement `refresh_token`
+    and set `supports_token_refresh = True`.
+    """
+
+    key: ClassVar[str]
+    name: ClassVar[str]
+    kind: ClassVar[SourceKind]
+    supports_token_refresh: ClassVar[bool] = False
+
+    def fetch_revenue(self, ctx: ProviderContext) -> RevenueResult:
+        """Return the revenue for `ctx.window_start`..`ctx.window_end`, following every page.
+
+        Must raise only `providers.errors.ProviderError` subclasses. Must not log or raise
+        anything containing `ctx.access_token`.
+        """
+        raise NotImplementedError
+
+    def refresh_token(self, ctx: TokenRefreshContext) -> RefreshedToken:
+        """Obtain a new access token. A refusal that only reconnecting can fix raises
+        `ProviderTokenRevoked`; transient failures raise the other `ProviderError`s."""
+        raise NotImplementedError(f"{self.key} tokens do not expire")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} key={self.key!r}>"

@@ -1,0 +1,12 @@
+"""Shared bits of the operator commands."""
+
+from django.core.management.base import CommandError
+
+# Bad arguments exit with 2 (as argparse does); scripts rely on it.
+BAD_INPUT = 2
+
+
+def bad_input(exc: Exception | str) -> CommandError:
+    """One clear sentence from an exception's message, exit code 2."""
+    text = str(exc).rstrip(".")
+    return CommandError(text[:1].upper() + text[1:] + ".", returncode=BAD_INPUT)

@@ -1,0 +1,85 @@
+"""Migration operations for what Django has no API for: the runtime role and its grants,
+row-level security, and foreign keys that cascade in the database.
+
+Imported by migrations, so keep these signatures stable.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.db import migrations
+
+TENANT_POLICY_EXPRESSION = "tenant_id = NULLIF(current_setting('app.current_tenant_id', true), '')::uuid"
+_ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def runtime_role() -> str:
+    role = settings.DATABASE_RUNTIME_ROLE
+    if not _ROLE_NAME.match(role):
+        raise ValueError(f"DATABASE_RUNTIME_ROLE {role!r} must be a lower-case SQL identifier")
+    return role
+
+
+def tenant_rls(table: str) -> migrations.RunSQL:
+    """ENABLE + FORCE row-level security and the one policy for all commands: with no
+    tenant set, nothing is visible and nothing can be written (fail closed)."""
+    return migrations.RunSQL(
+        sql=[
+            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+            f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+            f"CREATE POLICY tenant_isolation_policy ON {table} FOR ALL "
+            f"USING ({TENANT_POLICY_EXPRESSION}) WITH CHECK ({TENANT_POLICY_EXPRESSION})",
+        ],
+        reverse_sql=[
+            f"DROP POLICY tenant_isolation_policy ON {table}",
+            f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY",
+            f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY",
+        ],
+    )
+
+
+def cascading_foreign_key(table: str, name: str, columns: str, target: str) -> migrations.RunSQL:
+    return migrations.RunSQL(
+        sql=f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({columns}) REFERENCES {target} "
+        "ON DELETE CASCADE ON UPDATE CASCADE",
+        reverse_sql=f"ALTER TABLE {table} DROP CONSTRAINT {name}",
+    )
+
+
+def _create_runtime_role(apps: Any, schema_editor: Any) -> None:
+    role = runtime_role()
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        if cursor.fetchone() is None:
+            # Roles are cluster-wide: created once, shared by every database of the cluster
+            # (the test databases included), and never dropped by a reverse migration.
+            cursor.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE")
+        cursor.execute(
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}"
+        )
+        cursor.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {role}")
+        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        # The migration history exists before this runs; the runtime role may read it
+        # (readiness checks) but never write it.
+        cursor.execute(f"GRANT SELECT ON django_migrations TO {role}")
+
+
+def _revoke_runtime_role(apps: Any, schema_editor: Any) -> None:
+    role = runtime_role()
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM {role}"
+        )
+        cursor.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE, SELECT ON SEQUENCES FROM {role}")
+        cursor.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}")
+        cursor.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role}")
+        cursor.execute(f"REVOKE USAGE ON SCHEMA public FROM {role}")
+
+
+def runtime_role_and_grants() -> migrations.RunPython:
+    """Create the runtime role if it does not exist and let it use (only) the tables the
+    owner creates from now on: DML, never DDL, TRUNCATE or ownership."""
+    return migrations.RunPython(_create_runtime_role, _revoke_runtime_role)

@@ -1,0 +1,17 @@
+"""Test overlay: fixed, fake secrets and platform settings that never reach the internet."""
+
+import json
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault(
+    "CREDENTIAL_ENCRYPTION_KEYS",
+    json.dumps({"current": "test-k1", "keys": {"test-k1": "test-credential-key-one-0123456789"}}),
+)
+
+from skeldir.settings import *  # noqa: E402,F403
+from skeldir.settings import PROVIDER_HTTP  # noqa: E402
+
+# No sleeping between retries in tests; the retry count still applies.
+PROVIDER_HTTP = {**PROVIDER_HTTP, "backoff_factor": 0.0, "backoff_jitter": 0.0, "read_timeout": 2.0}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
