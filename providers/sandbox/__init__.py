@@ -1,0 +1,26 @@
+"""A local simulator of the six platforms' APIs, for the demo and the end-to-end tests.
+
+It is not a platform and stands in for none in production: it answers the endpoints the
+adapters in `providers/` call (Stripe charges, Shopify GraphQL orders, PayPal
+transaction search and tokens, WooCommerce orders, Google Ads search and OAuth tokens,
+Meta ad insights) with payloads shaped like the platforms' documented ones, so that the
+real adapters can be pointed at it through the *_API_BASE_URL settings.
+
+- Data is deterministic per (platform, account) and UTC day and appears as the day goes
+  on, including items the adapters must not count (see `data` for the account-name
+  conventions: `-jpy`, `-multi`, `-busy`, `-empty`, ...).
+- Fault switches per (platform, account) make it answer with a platform's real error
+  signals or misbehave at the transport level (see `core.FAULTS`).
+- A control API under /_sandbox/ (see `control`) and the `Sandbox` class drive it.
+
+Run it with `python manage.py provider_sandbox --port 8100`, or in tests:
+
+    with Sandbox() as sandbox:
+        sandbox.set_fault("stripe", "acct_1", "429", retry_after=3, times=1)
+        ...
+        assert sandbox.calls("stripe", "acct_1") == 2
+"""
+
+from providers.sandbox.server import Sandbox
+
+__all__ = ["Sandbox"]

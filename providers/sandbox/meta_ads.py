@@ -1,0 +1,308 @@
+"""Simulated Meta (Facebook) Marketing API: ad account insights.
+
+GET /<version, e.g. v23.0>/act_<id>/insights?level=account|campaign
+&date_preset=today|yesterday|last_7d|last_14d|last_30d (default last_30d) or
+time_range={"since","until"}&fields=<comma list from FIELDS>&limit (default 25)&after.
+Token: `Authorization: Bearer` or the access_token parameter (Meta takes both).
+A node without `act_` is refused as Meta does (code 100, subcode 33). The account is
+the id without `act_`; its time zone is UTC.
+
+Rows hold only the requested fields plus date_start / date_stop; a campaign with no
+actions has no `actions` / `action_values` keys at all, as on Meta. Values are decimal
+strings. Each purchase is reported under several action types (omni_purchase, purchase,
+and offsite_conversion.fb_pixel_purchase or onsite_web_purchase), next to non-purchase
+types (add_to_cart with a value, link_click, landing_page_view): only one purchase type
+may be counted. Pages hold at most 5 rows (whatever `limit` says) so that paging runs;
+`paging.next` is an absolute URL back to this simulator.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from providers.sandbox.core import BadRequest, Call, Platform, Request, Response, retry_after_header, route
+from providers.sandbox.data import Profile, account_currency, b64, events_between, exponent, rng, unb64
+
+PROFILE = Profile(counted=(("web_purchase", 3), ("onsite_purchase", 1)), excluded=())
+PAGE_SIZE = 5
+FIELDS = (
+    "account_currency",
+    "account_id",
+    "account_name",
+    "action_values",
+    "actions",
+    "campaign_id",
+    "campaign_name",
+    "clicks",
+    "date_start",
+    "date_stop",
+    "impressions",
+    "spend",
+)
+_PRESETS = {"today": (0, 0), "yesterday": (1, 1), "last_7d": (7, 1), "last_14d": (14, 1), "last_30d": (30, 1)}
+_VERSION = re.compile(r"^v\d+\.\d+$")
+
+
+class MetaAds(Platform):
+    key = "meta_ads"
+    routes = (route("GET", r"/(?P<version>[^/]+)/(?P<node>[^/]+)/insights/?", "insights"),)
+
+    def account(self, request: Request, endpoint: str) -> str:
+        return request.params["node"].removeprefix("act_")
+
+    def default_headers(self) -> list[tuple[str, str]]:
+        return [("X-FB-Trace-ID", uuid.uuid4().hex[:11]), ("x-fb-rev", "1019171432")]
+
+    # --- the endpoint ---------------------------------------------------------------------
+    def insights(self, request: Request, call: Call) -> Response:
+        if not _VERSION.match(request.params["version"]):
+            return _error(400, 2500, f"Unknown path components: /{request.params['version']}", "OAuthException")
+        token = request.bearer() or request.arg("access_token")
+        if not token:
+            return _error(400, 104, "An access token is required to request this resource.", "OAuthException")
+        if call.state.is_revoked(self.key, token):
+            return _error(
+                400,
+                190,
+                "Error validating access token: The session has been invalidated because the user changed their "
+                "password or Facebook has changed the session for security reasons.",
+                "OAuthException",
+                subcode=460,
+            )
+        node = request.params["node"]
+        if not node.startswith("act_"):
+            return _error(
+                400,
+                100,
+                f"Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded due to missing "
+                "permissions, or does not support this operation.",
+                "GraphMethodException",
+                subcode=33,
+            )
+        account = self.account(request, "data")
+        level = request.arg("level") or "account"
+        if level not in ("account", "campaign"):
+            raise BadRequest(f"(#100) level must be one of account, campaign (simulator), not {level}")
+        fields = _fields(request.arg("fields"))
+        since, until = _dates(request, call.now)
+        limit = request.arg("limit") or "25"
+        if not limit.isdigit() or int(limit) < 1:
+            raise BadRequest("(#100) param limit must be a positive integer")
+
+        rows = _rows(account, level, since, until, call.now)
+        projected = [{k: v for k, v in row.items() if k in fields or k in ("date_start", "date_stop")} for row in rows]
+        offset = 0
+        if request.arg("after"):
+            try:
+                offset = int(unb64(request.arg("after") or "")) + 1
+            except ValueError:
+                raise BadRequest("(#100) The after cursor is invalid") from None
+        size = call.state.page_size(min(int(limit), PAGE_SIZE))
+        page = projected[offset : offset + size]
+        payload: dict[str, Any] = {"data": page}
+        if page:
+            paging: dict[str, Any] = {
+                "cursors": {"before": b64(str(offset)), "after": b64(str(offset + len(page) - 1))}
+            }
+            if offset + len(page) < len(projected):
+                paging["next"] = _next_url(request, paging["cursors"]["after"])
+            if offset:
+                paging["previous"] = _next_url(request, None, before=paging["cursors"]["before"])
+            payload["paging"] = paging
+        return Response.json(200, payload, _usage_headers(account, 0))
+
+    # --- errors -----------------------------------------------------------------------------
+    def bad_request(self, error: BadRequest, request: Request) -> Response:
+        return _error(400, 100, error.message, "OAuthException")
+
+    def error(self, kind: str, request: Request, *, endpoint: str, retry_after: int | None = None) -> Response:
+        account = request.params.get("node", "").removeprefix("act_")
+        if kind == "401":
+            return _error(
+                401, 190, "Error validating access token: Session has expired.", "OAuthException", subcode=463
+            )
+        if kind == "403":
+            return _error(
+                403,
+                200,
+                "(#200) Ad account owner has NOT grant ads_management or ads_read permission",
+                "OAuthException",
+            )
+        wait = retry_after if retry_after is not None else 60
+        if kind == "throttled":  # Meta throttles with a 400 and a code; the wait is in the usage header
+            return _error(
+                400,
+                17,
+                "(#17) User request limit reached",
+                "OAuthException",
+                subcode=2446079,
+                transient=True,
+                headers=_usage_headers(account, math.ceil(wait / 60)),
+            )
+        if kind in ("429", "429_date"):
+            return _error(
+                429,
+                4,
+                "(#4) Application request limit reached",
+                "OAuthException",
+                transient=True,
+                headers=[("Retry-After", retry_after_header(kind, wait, default=60))],
+            )
+        headers = [("Retry-After", str(retry_after))] if retry_after is not None else []
+        if kind == "500":
+            return _error(500, 1, "An unknown error occurred", "OAuthException", transient=True, headers=headers)
+        return _error(
+            503,
+            2,
+            "An unexpected error has occurred. Please retry your request later.",
+            "OAuthException",
+            transient=True,
+            headers=headers,
+        )
+
+
+def _rows(account: str, level: str, since: date, until: date, now: datetime) -> list[dict[str, Any]]:
+    currency = account_currency(account)
+    campaigns = 6 + rng("meta_ads", account, "campaigns").randrange(4)
+    start = datetime.combine(since, time(0), tzinfo=UTC)
+    end = datetime.combine(until + timedelta(days=1), time(0), tzinfo=UTC)
+    # per campaign: [purchases, value, web purchases, web value, onsite purchases, onsite value]
+    tally = {i: [0, 0, 0, 0, 0, 0] for i in range(campaigns)}
+    for event in events_between("meta_ads", account, PROFILE, start, end, now):
+        campaign = event.random("campaign").randrange(campaigns - 1)  # the last campaign never converts
+        t = tally[campaign]
+        web = event.kind == "web_purchase"
+        t[0], t[1] = t[0] + 1, t[1] + event.minor
+        t[2 if web else 4] += 1
+        t[3 if web else 5] += event.minor
+    groups = [list(range(campaigns))] if level == "account" else [[i] for i in range(campaigns)]
+    rows = []
+    for members in groups:
+        sums = [sum(tally[i][k] for i in members) for k in range(6)]
+        row: dict[str, Any] = {
+            "account_currency": currency,
+            "account_id": account,
+            "account_name": f"Simulated ad account {account}",
+            "date_start": since.isoformat(),
+            "date_stop": until.isoformat(),
+            "impressions": str(400 * len(members) + 37 * sums[0]),
+            "clicks": str(9 * len(members) + 4 * sums[0]),
+            "spend": _decimal(sums[1] // 7, currency),
+        }
+        if level == "campaign":
+            campaign = members[0]
+            row["campaign_id"] = str(120_200_000_000_000_000 + int(rng("meta", account, campaign).random() * 1e12))
+            row["campaign_name"] = f"Campaign {campaign + 1}"
+        if sums[0]:
+            row["actions"] = _actions(sums, currency, values=False)
+            row["action_values"] = _actions(sums, currency, values=True)
+        rows.append(row)
+    return rows
+
+
+def _actions(sums: list[int], currency: str, *, values: bool) -> list[dict[str, str]]:
+    purchases, value, web, web_value, onsite, onsite_value = sums
+    entries: list[tuple[str, int, int]] = [  # (action type, count, value in minor units)
+        ("add_to_cart", purchases * 3, value * 5 // 2),
+        ("offsite_conversion.fb_pixel_add_to_cart", purchases * 2, value * 2),
+        ("link_click", purchases * 12 + 5, 0),
+        ("landing_page_view", purchases * 9 + 3, 0),
+        ("offsite_conversion.fb_pixel_purchase", web, web_value),
+        ("onsite_web_purchase", onsite, onsite_value),
+        ("omni_purchase", purchases, value),
+        ("purchase", purchases, value),
+    ]
+    out = []
+    for action_type, count, minor in entries:
+        if not count or (values and not minor):
+            continue
+        out.append({"action_type": action_type, "value": _decimal(minor, currency) if values else str(count)})
+    return out
+
+
+def _decimal(minor: int, currency: str) -> str:
+    """Meta's decimal strings: no trailing zeros ("12.5", "1250")."""
+    text = f"{Decimal(minor).scaleb(-exponent(currency)):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _fields(value: str | None) -> set[str]:
+    if not value:
+        return {"account_id", "impressions", "spend"}
+    wanted = {v.strip() for v in value.split(",") if v.strip()}
+    for name in sorted(wanted):
+        if name not in FIELDS:
+            raise BadRequest(
+                f"(#100) {name} is not valid for fields param. please check "
+                "https://developers.facebook.com/docs/marketing-api/reference/ads-insights/ for all valid values"
+            )
+    return wanted
+
+
+def _dates(request: Request, now: datetime) -> tuple[date, date]:
+    today = now.astimezone(UTC).date()
+    time_range = request.arg("time_range")
+    if time_range:
+        try:
+            span = json.loads(time_range)
+            return date.fromisoformat(span["since"]), date.fromisoformat(span["until"])
+        except (ValueError, KeyError, TypeError):
+            raise BadRequest("(#100) time_range must be an object with since and until (YYYY-MM-DD)") from None
+    preset = request.arg("date_preset") or "last_30d"
+    if preset not in _PRESETS:
+        raise BadRequest(f"(#100) date_preset must be one of the following values: {', '.join(_PRESETS)}")
+    back_from, back_to = _PRESETS[preset]
+    return today - timedelta(days=back_from), today - timedelta(days=back_to)
+
+
+def _next_url(request: Request, after: str | None, *, before: str | None = None) -> str:
+    params = [
+        (k, v) for k, v in parse_qsl(request.query_string, keep_blank_values=True) if k not in ("after", "before")
+    ]
+    params.append(("after", after) if after else ("before", before or ""))
+    return f"{request.base_url}{request.path}?{urlencode(params)}"
+
+
+def _usage_headers(account: str, minutes: int) -> list[tuple[str, str]]:
+    share = 100 if minutes else 1
+    usage = {
+        account: [
+            {
+                "type": "ads_insights",
+                "call_count": share,
+                "total_cputime": share,
+                "total_time": share,
+                "estimated_time_to_regain_access": minutes,
+            }
+        ]
+    }
+    return [
+        ("X-Business-Use-Case-Usage", json.dumps(usage, separators=(",", ":"))),
+        ("X-Ad-Account-Usage", json.dumps({"acc_id_util_pct": share, "reset_time_duration": minutes * 60})),
+    ]
+
+
+def _error(
+    status: int,
+    code: int,
+    message: str,
+    error_type: str,
+    *,
+    subcode: int | None = None,
+    transient: bool = False,
+    headers: list[tuple[str, str]] | None = None,
+) -> Response:
+    error: dict[str, Any] = {"message": message, "type": error_type, "code": code}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    if transient:
+        error["is_transient"] = True
+    error["fbtrace_id"] = uuid.uuid4().hex[:11]
+    return Response.json(status, {"error": error}, headers or [])

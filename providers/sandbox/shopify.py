@@ -1,0 +1,393 @@
+"""Simulated Shopify: the GraphQL Admin API's `orders` connection.
+
+POST /admin/api/<version>/graphql.json with {"query", "variables", "operationName"?};
+`X-Shopify-Access-Token` authenticates; `X-Skeldir-Shop: <shop domain>` names the shop
+(the simulator cannot route by host name; without the header the Host is used). Any
+`YYYY-MM` or `unstable` version is accepted and echoed in `X-Shopify-API-Version`.
+
+The query is parsed and checked against a small schema (QueryRoot.orders / shop), and
+the answer holds only the selected fields. `orders(first|last, after|before, query,
+sortKey, reverse)` understands the search terms `created_at:<op>'<ISO>'` (op one of
+> >= < <=), `test:true|false`, `status:open|closed|cancelled|any` and
+`financial_status:<status>`; other terms are ignored with a search warning, as Shopify
+does. Pages hold at most 250 orders. Amounts are Decimal strings as Shopify sends them
+("12.5", "1250.0").
+
+Orders that must not be counted: test orders, cancelled ones (VOIDED), fully refunded
+ones. Partially refunded orders show the reduced `currentTotalPriceSet`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from providers.sandbox import graphql
+from providers.sandbox.core import BadRequest, Call, Platform, Request, Response, retry_after_header, route
+from providers.sandbox.data import (
+    Event,
+    Profile,
+    account_currency,
+    b64,
+    events_between,
+    parse_instant,
+    rfc3339,
+    short_decimal,
+    unb64,
+)
+
+PROFILE = Profile(
+    counted=(("paid", 15), ("partially_refunded", 2), ("pending", 1), ("authorized", 1)),
+    excluded=("test", "cancelled", "refunded"),
+)
+MAX_PAGE = 250
+BUCKET = 2000.0
+RESTORE_RATE = 100.0
+_VERSION = re.compile(r"^(\d{4}-\d{2}|unstable)$")
+_TERM = re.compile(r"""(?P<field>[a-z_]+):(?P<op><=|>=|<|>)?(?P<value>'[^']*'|"[^"]*"|[^\s()]+)""")
+_FINANCIAL = {
+    "paid": "PAID",
+    "partially_refunded": "PARTIALLY_REFUNDED",
+    "pending": "PENDING",
+    "authorized": "AUTHORIZED",
+    "test": "PAID",
+    "cancelled": "VOIDED",
+    "refunded": "REFUNDED",
+}
+_MONEY_BAG = {"shopMoney": "MoneyV2", "presentmentMoney": "MoneyV2"}
+SCHEMA: dict[str, dict[str, str]] = {
+    "QueryRoot": {"orders": "OrderConnection", "shop": "Shop"},
+    "OrderConnection": {"edges": "[OrderEdge]", "nodes": "[Order]", "pageInfo": "PageInfo"},
+    "OrderEdge": {"cursor": "String", "node": "Order"},
+    "PageInfo": {
+        "hasNextPage": "Boolean",
+        "hasPreviousPage": "Boolean",
+        "startCursor": "String",
+        "endCursor": "String",
+    },
+    "Order": {
+        "id": "ID",
+        "legacyResourceId": "UnsignedInt64",
+        "name": "String",
+        "createdAt": "DateTime",
+        "processedAt": "DateTime",
+        "updatedAt": "DateTime",
+        "test": "Boolean",
+        "cancelledAt": "DateTime",
+        "cancelReason": "String",
+        "closed": "Boolean",
+        "confirmed": "Boolean",
+        "currencyCode": "CurrencyCode",
+        "presentmentCurrencyCode": "CurrencyCode",
+        "displayFinancialStatus": "String",
+        "displayFulfillmentStatus": "String",
+        "totalPriceSet": "MoneyBag",
+        "currentTotalPriceSet": "MoneyBag",
+        "subtotalPriceSet": "MoneyBag",
+        "currentSubtotalPriceSet": "MoneyBag",
+        "totalRefundedSet": "MoneyBag",
+    },
+    "MoneyBag": _MONEY_BAG,
+    "MoneyV2": {"amount": "Decimal", "currencyCode": "CurrencyCode"},
+    "Shop": {
+        "id": "ID",
+        "name": "String",
+        "myshopifyDomain": "String",
+        "currencyCode": "CurrencyCode",
+        "ianaTimezone": "String",
+    },
+}
+_INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+
+
+class Shopify(Platform):
+    key = "shopify"
+    routes = (route("POST", r"/admin/api/(?P<version>[^/]+)/graphql\.json", "graphql"),)
+
+    def account(self, request: Request, endpoint: str) -> str:
+        return request.header("X-Skeldir-Shop") or (request.header("Host") or "unknown-shop").split(":")[0]
+
+    def default_headers(self) -> list[tuple[str, str]]:
+        return [("X-Request-Id", str(uuid.uuid4()))]
+
+    # --- the endpoint ---------------------------------------------------------------------
+    def graphql(self, request: Request, call: Call) -> Response:
+        version = request.params["version"]
+        if not _VERSION.match(version):
+            return Response.json(404, {"errors": "Not Found"})
+        headers = [("X-Shopify-API-Version", version)]
+        token = request.header("X-Shopify-Access-Token")
+        if not token or call.state.is_revoked(self.key, token):
+            return Response.json(401, {"errors": _INVALID_TOKEN}, headers)
+        body = request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str) or not body["query"].strip():
+            return Response.json(400, {"errors": {"query": "Required parameter missing or invalid"}}, headers)
+        variables = body.get("variables") or {}
+        if not isinstance(variables, dict):
+            return Response.json(400, {"errors": {"variables": "must be an object"}}, headers)
+        try:
+            fields = graphql.parse(body["query"], body.get("operationName"))
+        except graphql.GraphQLError as error:
+            return Response.json(200, {"errors": [error.as_dict()]}, headers)
+        errors = graphql.validate(fields, "QueryRoot", SCHEMA, [])
+        if errors:
+            return Response.json(200, {"errors": [e.as_dict() for e in errors]}, headers)
+
+        shop = self.account(request, "data")
+        data: dict[str, Any] = {}
+        extensions: dict[str, Any] = {}
+        requested = returned = 1
+        for field in fields:
+            if field.name == "shop":
+                data[field.key] = graphql.project(_shop(shop), field.selections or [], "Shop", SCHEMA)
+                continue
+            args = graphql.resolve(field.args, variables)
+            try:
+                connection, warnings, size = _orders(shop, args, call)
+            except graphql.GraphQLError as error:
+                error.path, error.line, error.column = [field.key], field.line, field.column
+                return Response.json(200, {"errors": [error.as_dict()], "data": None}, headers)
+            data[field.key] = graphql.project(connection, field.selections or [], "OrderConnection", SCHEMA)
+            requested += 2 + size
+            returned += 2 + len(connection["nodes"])
+            if warnings:
+                extensions.setdefault("search", []).append(
+                    {"path": [field.key], "query": args.get("query"), "warnings": warnings}
+                )
+        extensions["cost"] = _cost(requested, returned)
+        return Response.json(200, {"data": data, "extensions": extensions}, headers)
+
+    # --- errors -----------------------------------------------------------------------------
+    def bad_request(self, error: BadRequest, request: Request) -> Response:
+        return Response.json(400, {"errors": error.message})
+
+    def error(self, kind: str, request: Request, *, endpoint: str, retry_after: int | None = None) -> Response:
+        if kind == "401":
+            return Response.json(401, {"errors": _INVALID_TOKEN})
+        if kind == "403":
+            return Response.json(403, {"errors": "[API] This action requires merchant approval for read_orders scope."})
+        if kind in ("429", "429_date", "throttled"):
+            wait = retry_after if retry_after is not None else (1 if kind == "throttled" else 2)
+            body = _throttled(_requested_cost(request), wait)
+            if kind == "throttled":  # GraphQL throttling arrives as HTTP 200
+                return Response.json(200, body)
+            return Response.json(429, body, [("Retry-After", retry_after_header(kind, wait, default=2))])
+        headers = [("Retry-After", str(retry_after))] if retry_after is not None else []
+        message = "Internal Server Error" if kind == "500" else "Service Unavailable"
+        return Response.json(int(kind), {"errors": message}, headers)
+
+
+# --- orders ---------------------------------------------------------------------------------------
+
+
+def _orders(shop: str, args: dict[str, Any], call: Call) -> tuple[dict[str, Any], list[dict[str, str]], int]:
+    first, last = args.get("first"), args.get("last")
+    if first is None and last is None:
+        raise graphql.GraphQLError("you must provide one of first or last")
+    size = first if first is not None else last
+    if not isinstance(size, int) or size < 0:
+        raise graphql.GraphQLError("first/last must be a non-negative integer")
+    if size > MAX_PAGE:
+        raise graphql.GraphQLError(f"The page size is too large: at most {MAX_PAGE} ({size} requested)")
+    size = call.state.page_size(size) if size else size
+    start, end, predicates, warnings = _search(args.get("query"))
+
+    events = events_between("shopify", shop, PROFILE, start, end, call.now)
+    orders = [_order(e, call.now) for e in events]
+    orders = [o for o in orders if all(p(o) for p in predicates)]
+    sort_key = {"CREATED_AT": "createdAt", "PROCESSED_AT": "processedAt", "UPDATED_AT": "updatedAt"}.get(
+        str(args.get("sortKey") or "ID"), "legacyResourceId"
+    )
+    orders.sort(
+        key=lambda o: (o[sort_key] if sort_key != "legacyResourceId" else int(o[sort_key]), int(o["legacyResourceId"]))
+    )
+    if args.get("reverse"):
+        orders.reverse()
+
+    ids = [o["id"] for o in orders]
+    lo, hi = 0, len(orders)
+    if args.get("after"):
+        lo = _cursor_index(args["after"], ids) + 1
+    if args.get("before"):
+        hi = _cursor_index(args["before"], ids)
+    window = orders[lo:hi]
+    page = window[:size] if first is not None else window[max(0, len(window) - size) :]
+    pos = lo + (0 if first is not None else max(0, len(window) - size))
+    edges = [{"cursor": _cursor(o), "node": o} for o in page]
+    connection = {
+        "edges": edges,
+        "nodes": page,
+        "pageInfo": {
+            "hasNextPage": pos + len(page) < len(orders) if first is not None else hi < len(orders),
+            "hasPreviousPage": pos > 0,
+            "startCursor": edges[0]["cursor"] if edges else None,
+            "endCursor": edges[-1]["cursor"] if edges else None,
+        },
+    }
+    return connection, warnings, size
+
+
+def _search(query: Any) -> tuple[datetime | None, datetime | None, list[Any], list[dict[str, str]]]:
+    """Window bounds (start inclusive, end exclusive, widened by a second so strict and
+    inclusive bounds both hold) plus predicates for the other terms."""
+    start = end = None
+    predicates: list[Any] = []
+    warnings: list[dict[str, str]] = []
+    if not isinstance(query, str):
+        return start, end, predicates, warnings
+    for match in _TERM.finditer(query):
+        field, op, value = match["field"], match["op"] or "", match["value"].strip("'\"")
+        if field in ("created_at", "processed_at"):
+            try:
+                moment = parse_instant(value)
+            except ValueError:
+                warnings.append({"field": field, "message": f"Invalid date value '{value}'."})
+                continue
+            key = "createdAt"
+            predicates.append(_compare(key, op or ">=", moment))
+            if op in (">", ">="):
+                start = moment if start is None else max(start, moment)
+            elif op in ("<", "<="):
+                bound = moment + timedelta(seconds=1)
+                end = bound if end is None else min(end, bound)
+        elif field == "test":
+            wanted = value.lower() == "true"
+            predicates.append(lambda o, wanted=wanted: o["test"] is wanted)
+        elif field == "status":
+            predicates.append(_status_predicate(value.lower()))
+        elif field == "financial_status":
+            wanted_status = value.upper()
+            predicates.append(lambda o, wanted_status=wanted_status: o["displayFinancialStatus"] == wanted_status)
+        else:
+            warnings.append({"field": field, "message": "Invalid search field for this query."})
+    return start, end, predicates, warnings
+
+
+def _compare(key: str, op: str, moment: datetime) -> Any:
+    def check(order: dict[str, Any]) -> bool:
+        value = parse_instant(order[key])
+        return {">": value > moment, ">=": value >= moment, "<": value < moment, "<=": value <= moment}[op]
+
+    return check
+
+
+def _status_predicate(status: str) -> Any:
+    if status == "cancelled":
+        return lambda o: o["cancelledAt"] is not None
+    if status == "closed":
+        return lambda o: o["closed"]
+    if status == "open":
+        return lambda o: not o["closed"] and o["cancelledAt"] is None
+    return lambda o: True
+
+
+def _order(event: Event, now: datetime) -> dict[str, Any]:
+    currency = event.currency
+    total = event.minor
+    refunded = {"refunded": total, "partially_refunded": total * event.random("refund").randint(10, 60) // 100}.get(
+        event.kind, 0
+    )
+    current = total - refunded
+    legacy = 5_500_000_000_000 + event.ordinal
+    created = rfc3339(event.at)
+    cancelled = event.kind == "cancelled"
+
+    def money(minor: int) -> dict[str, Any]:
+        amount = {"amount": short_decimal(minor, currency), "currencyCode": currency}
+        return {"shopMoney": amount, "presentmentMoney": dict(amount)}
+
+    return {
+        "id": f"gid://shopify/Order/{legacy}",
+        "legacyResourceId": str(legacy),
+        "name": f"#{1001 + event.ordinal}",
+        "createdAt": created,
+        "processedAt": created,
+        "updatedAt": rfc3339(min(now, event.at + timedelta(minutes=30))) if refunded or cancelled else created,
+        "test": event.kind == "test",
+        "cancelledAt": rfc3339(min(now, event.at + timedelta(minutes=20))) if cancelled else None,
+        "cancelReason": "CUSTOMER" if cancelled else None,
+        "closed": event.kind in ("paid", "refunded", "cancelled"),
+        "confirmed": True,
+        "currencyCode": currency,
+        "presentmentCurrencyCode": currency,
+        "displayFinancialStatus": _FINANCIAL[event.kind],
+        "displayFulfillmentStatus": "FULFILLED" if event.kind == "paid" else "UNFULFILLED",
+        "totalPriceSet": money(total),
+        "currentTotalPriceSet": money(current),
+        "subtotalPriceSet": money(total),
+        "currentSubtotalPriceSet": money(current),
+        "totalRefundedSet": money(refunded),
+    }
+
+
+def _cursor(order: dict[str, Any]) -> str:
+    return b64(json.dumps({"last_id": int(order["legacyResourceId"]), "last_value": order["createdAt"]}))
+
+
+def _cursor_index(cursor: Any, ids: list[str]) -> int:
+    try:
+        legacy = json.loads(unb64(str(cursor)))["last_id"]
+        return ids.index(f"gid://shopify/Order/{legacy}")
+    except (ValueError, KeyError, TypeError):
+        raise graphql.GraphQLError("Invalid cursor for current pagination.") from None
+
+
+def _shop(shop: str) -> dict[str, Any]:
+    return {
+        "id": f"gid://shopify/Shop/{int(uuid.uuid5(uuid.NAMESPACE_DNS, shop)) % 10**11}",
+        "name": shop.split(".")[0],
+        "myshopifyDomain": shop,
+        "currencyCode": account_currency(shop),
+        "ianaTimezone": "Etc/UTC",
+    }
+
+
+# --- cost and throttling -----------------------------------------------------------------------
+
+
+def _cost(requested: int, actual: int) -> dict[str, Any]:
+    return {
+        "requestedQueryCost": requested,
+        "actualQueryCost": actual,
+        "throttleStatus": {
+            "maximumAvailable": BUCKET,
+            "currentlyAvailable": BUCKET - actual,
+            "restoreRate": RESTORE_RATE,
+        },
+    }
+
+
+def _requested_cost(request: Request) -> int:
+    try:
+        variables = json.loads(request.body).get("variables") or {}
+        first = int(variables.get("first") or 0)
+    except (ValueError, TypeError, AttributeError):
+        return 252
+    return 2 + first if first else 252
+
+
+def _throttled(requested: int, wait: int) -> dict[str, Any]:
+    """THROTTLED with a bucket state implying a wait of `wait` seconds:
+    ceil((requested - available) / restoreRate) == wait."""
+    available = requested - wait * RESTORE_RATE
+    rate = RESTORE_RATE
+    if available < 0:  # a long wait for a cheap query: a slower plan's restore rate says it
+        available, rate = 0.0, requested / wait * (1 + 1e-9)
+    return {
+        "errors": [
+            {
+                "message": "Throttled",
+                "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"},
+            }
+        ],
+        "extensions": {
+            "cost": {
+                "requestedQueryCost": requested,
+                "actualQueryCost": None,
+                "throttleStatus": {"maximumAvailable": BUCKET, "currentlyAvailable": available, "restoreRate": rate},
+            }
+        },
+    }
