@@ -144,6 +144,8 @@ REVENUE_STALE_IF_ERROR_SECONDS = env.int("REVENUE_STALE_IF_ERROR_SECONDS", defau
 REVENUE_TENANT_DEADLINE_SECONDS = env.float("REVENUE_TENANT_DEADLINE_SECONDS", default=20.0)
 # Threads calling platforms, shared by all refreshes of a process (adapters do I/O only).
 REVENUE_FETCH_WORKERS = env.int("REVENUE_FETCH_WORKERS", default=32)
+# Threads calling platforms, shared by all refreshes of a process (adapters do I/O only).
+REVENUE_FETCH_WORKERS = env.int("REVENUE_FETCH_WORKERS", default=32)
 
 # --- Providers (DESIGN.md §6) -------------------------------------------------------------
 PROVIDER_HTTP = {

@@ -9,6 +9,11 @@ os.environ.setdefault(
     json.dumps({"current": "test-k1", "keys": {"test-k1": "test-credential-key-one-0123456789"}}),
 )
 
+# Google Ads needs app credentials; fake ones, never sent anywhere real.
+os.environ.setdefault("GOOGLE_ADS_DEVELOPER_TOKEN", "test-developer-token")
+os.environ.setdefault("GOOGLE_OAUTH_CLIENT_ID", "test-client-id.apps.example")
+os.environ.setdefault("GOOGLE_OAUTH_CLIENT_SECRET", "test-oauth-client-secret")
+
 from skeldir.settings import *  # noqa: E402,F403
 from skeldir.settings import PROVIDER_HTTP  # noqa: E402
 

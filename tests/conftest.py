@@ -11,11 +11,17 @@ across runs unless --create-db) and migrates it; each xdist worker gets its own.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 import pytest
+import responses
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
+
+from providers.sandbox import Sandbox
+from revenue import clock
+from tests.stubs import Clock, Platforms
 
 
 def _test_database_name(config: pytest.Config) -> str:
@@ -56,3 +62,32 @@ def committed_db(django_db_setup: None, django_db_blocker) -> Iterator[None]:
             with connections["owner"].cursor() as cursor:
                 cursor.execute("TRUNCATE tenants CASCADE")
             connections["owner"].close()
+
+
+@pytest.fixture
+def platforms() -> Iterator[Platforms]:
+    """The platforms' endpoints, answered by stubs (see tests.stubs)."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield Platforms(rsps)
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The revenue engine's clock, stopped now; tests move it with `.advance(seconds)`."""
+    fake = Clock(datetime.now(timezone.utc).replace(microsecond=0))
+    monkeypatch.setattr(clock, "now", fake)
+    return fake
+
+
+@pytest.fixture(scope="session")
+def _sandbox_server() -> Iterator[Sandbox]:
+    with Sandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def sandbox(_sandbox_server: Sandbox) -> Iterator[Sandbox]:
+    """The local platform simulator (one per test process), reset around every test."""
+    _sandbox_server.reset()
+    yield _sandbox_server
+    _sandbox_server.reset()

@@ -1,0 +1,78 @@
+"""PostgreSQL advisory locks for singleflight.
+
+The leader holds a *session-level* exclusive lock while it calls the platforms, outside
+any transaction; PostgreSQL releases it if the process dies (the connection closes), so
+a killed refresher leaves nothing behind. Followers wait for it with a *shared*
+transaction-level lock under `lock_timeout`: they are woken by the release itself, all at
+once, instead of polling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
+
+logger = logging.getLogger(__name__)
+
+
+def advisory_key(namespace: str, ident: uuid.UUID | str) -> int:
+    """A signed 64-bit key from a namespace and an id (collisions only merge two
+    singleflights, never break isolation)."""
+    digest = hashlib.sha256(f"{namespace}:{ident}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def lock_try(key: int, *, using: str = DEFAULT_DB_ALIAS) -> bool:
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        return bool(cursor.fetchone()[0])
+
+
+def lock_release(key: int, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    connection = connections[using]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+            released = cursor.fetchone()[0]
+    except Exception:
+        # The session is unusable; closing it is what releases the lock server-side.
+        logger.warning("advisory_unlock_failed", extra={"event": "advisory_unlock_failed"})
+        connection.close()
+        raise
+    if not released:
+        logger.warning("advisory_lock_not_held", extra={"event": "advisory_lock_not_held"})
+
+
+@contextmanager
+def lock_held(key: int, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[bool]:
+    """Try the lock without waiting; yield whether we hold it, release it on every path."""
+    acquired = lock_try(key, using=using)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            lock_release(key, using=using)
+
+
+def lock_wait_released(key: int, timeout: float, *, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Block until whoever holds `key` exclusively releases it, up to `timeout` seconds.
+
+    Takes and at once drops a shared lock: many waiters share it, so all wake on the
+    release. False when the timeout passed first.
+    """
+    milliseconds = max(1, int(timeout * 1000))
+    try:
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{milliseconds}ms"])
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [key])
+            cursor.execute("SELECT set_config('lock_timeout', '0', true)")
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+            return False
+        raise
+    return True

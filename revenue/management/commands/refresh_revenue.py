@@ -1,0 +1,86 @@
+import signal
+import sys
+import threading
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import OperationalError, connection
+
+from revenue.batch import RefreshSummary, parse_shard, revenue_refresh_due
+from skeldir.cli import bad_input
+
+# Exit codes: 0 the cycle ran (platform failures are recorded, not fatal); 1 it could not
+# run (database unreachable); 2 bad arguments; 78 configuration missing (manage.py).
+
+
+class Command(BaseCommand):
+    help = "Refresh the cached revenue snapshot of every due tenant (or of --tenant ids)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--tenant", action="append", default=[], metavar="UUID", help="only this tenant (repeatable)")
+        parser.add_argument("--concurrency", type=int, default=16, help="tenants refreshed at once (default 16)")
+        parser.add_argument("--shard", metavar="K/N", help="refresh only shard K of N (split tenants between processes)")
+        parser.add_argument("--loop", type=float, metavar="SECONDS", help="run as a worker: a cycle every SECONDS")
+        parser.add_argument(
+            "--ahead",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="also refresh entries expiring within SECONDS (default REVENUE_REFRESH_AHEAD_SECONDS)",
+        )
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        try:
+            tenants = [uuid.UUID(value) for value in opts["tenant"]] or None
+        except ValueError:
+            raise bad_input(f"--tenant values must be UUIDs, got {opts['tenant']}") from None
+        try:
+            shard = parse_shard(opts["shard"]) if opts["shard"] else None
+        except ValueError as exc:
+            raise bad_input(exc) from None
+        if opts["concurrency"] < 1:
+            raise bad_input("--concurrency must be at least 1")
+        if opts["loop"] is not None and opts["loop"] <= 0:
+            raise bad_input("--loop must be a positive number of seconds")
+        ahead = settings.REVENUE_REFRESH_AHEAD_SECONDS if opts["ahead"] is None else opts["ahead"]
+        try:
+            connection.ensure_connection()
+        except OperationalError as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CommandError(f"Cannot reach the database (DATABASE_URL): {first_line}", returncode=1) from None
+
+        stop = threading.Event()
+        if opts["loop"]:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+        progress = self._progress() if sys.stderr.isatty() else None
+        while True:
+            summary = revenue_refresh_due(
+                tenant_ids=tenants,
+                shard=shard,
+                concurrency=opts["concurrency"],
+                ahead_seconds=ahead,
+                stop=stop,
+                progress=progress,
+            )
+            if progress:
+                self.stderr.write("")
+            self.stdout.write(summary.as_json())
+            if summary.errors and summary.errors == summary.due and not summary.refreshed + summary.partial:
+                raise CommandError(f"Every due tenant failed with an internal error ({summary.errors}); see the log.")
+            if not opts["loop"] or stop.wait(opts["loop"]):
+                return
+
+    def _progress(self):  # type: ignore[no-untyped-def]
+        def show(summary: RefreshSummary) -> None:
+            done = summary.due + summary.skipped_locked + summary.not_due
+            self.stderr.write(
+                f"\rrefreshing: {done}/{summary.seen} tenants · refreshed {summary.refreshed} · "
+                f"partial {summary.partial} · failed {summary.failed} · skipped {summary.skipped_locked}",
+                ending="",
+            )
+            self.stderr.flush()
+
+        return show

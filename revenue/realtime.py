@@ -1,0 +1,225 @@
+"""The realtime revenue service: the leader's refresh and the API's read-through.
+
+Read path for one tenant (DESIGN.md §7):
+1. fresh entry → serve it (no lock, no platform call);
+2. cooling down → unavailable with the seconds left (or the last good snapshot within
+   the optional stale-if-error window);
+3. missing or expired → try the tenant's advisory lock without waiting. The leader
+   re-reads the entry, fetches every source, writes the snapshot (or the cooldown) and
+   only then releases the lock; followers block on the lock until that release, then
+   read the entry once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+
+from connections.selectors import connection_list_active
+from revenue import clock
+from revenue.locks import advisory_key, lock_held, lock_wait_released
+from revenue.selectors import CacheEntryState, cache_entry_get, cache_entry_read
+from revenue.services import cache_entry_store_failure, cache_entry_store_snapshot
+from revenue.snapshot import Figures, Snapshot, SourceState, day_window
+from revenue.sources import SourceOutcome, retry_not_before, sources_fetch
+from skeldir.models import Tenant
+from skeldir.tenancy import tenant_context
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAMESPACE = "revenue-refresh"
+
+
+class RevenueUnavailable(Exception):
+    """No snapshot can be served now; `retry_after` is in whole seconds (>= 1)."""
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = max(1, retry_after)
+
+
+class TenantNotFound(Exception):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class RevenueRead:
+    entry: CacheEntryState
+    outcome: str  # hit | leader | follower | stale
+
+
+@dataclasses.dataclass(frozen=True)
+class RefreshResult:
+    tenant_id: uuid.UUID
+    outcome: str  # refreshed | partial | failed | locked | not_due | missing_tenant
+    entry: CacheEntryState | None = None
+
+
+def tenant_lock_key(tenant_id: uuid.UUID) -> int:
+    return advisory_key(LOCK_NAMESPACE, tenant_id)
+
+
+def revenue_get(tenant_id: uuid.UUID, *, correlation_id: str) -> RevenueRead:
+    """The API's read-through. Raises RevenueUnavailable or TenantNotFound."""
+    now = clock.now()
+    entry = cache_entry_get(tenant_id)
+    if entry is not None and entry.is_fresh(now):
+        return RevenueRead(entry, "hit")
+    if entry is not None and entry.is_cooling(now):
+        return _cooling(entry, now)
+
+    key = tenant_lock_key(tenant_id)
+    with lock_held(key) as leader:
+        if leader:
+            result = _refresh_locked(tenant_id, correlation_id=correlation_id, ahead_seconds=0, force=False)
+            if result.outcome == "missing_tenant":
+                raise TenantNotFound(str(tenant_id))
+            return _served(result.entry, clock.now(), "leader")
+
+    # Follower: woken by the leader's release, not by polling.
+    if not lock_wait_released(key, settings.REVENUE_SINGLEFLIGHT_WAIT_SECONDS):
+        raise RevenueUnavailable("refresh_timeout", 1)
+    return _served(cache_entry_get(tenant_id), clock.now(), "follower")
+
+
+def _served(entry: CacheEntryState | None, now: datetime, outcome: str) -> RevenueRead:
+    if entry is not None and entry.is_fresh(now):
+        return RevenueRead(entry, outcome)
+    if entry is not None and entry.is_cooling(now):
+        return _cooling(entry, now)
+    raise RevenueUnavailable("refresh_incomplete", 1)
+
+
+def _cooling(entry: CacheEntryState, now: datetime) -> RevenueRead:
+    if entry.stale_servable(now):
+        return RevenueRead(entry, "stale")
+    raise RevenueUnavailable("error_cooldown", entry.seconds_of_cooldown(now))
+
+
+def revenue_refresh(
+    tenant_id: uuid.UUID, *, correlation_id: str, ahead_seconds: float = 0, force: bool = False
+) -> RefreshResult:
+    """The leader path for one tenant, as the cron and the admin run it: skip when
+    another process holds the tenant's lock (never wait for it)."""
+    with lock_held(tenant_lock_key(tenant_id)) as leader:
+        if not leader:
+            return RefreshResult(tenant_id, "locked")
+        return _refresh_locked(tenant_id, correlation_id=correlation_id, ahead_seconds=ahead_seconds, force=force)
+
+
+def _refresh_locked(
+    tenant_id: uuid.UUID, *, correlation_id: str, ahead_seconds: float, force: bool
+) -> RefreshResult:
+    now = clock.now()
+    with tenant_context(tenant_id):
+        entry = cache_entry_read(tenant_id)
+        if not force and entry is not None and not entry.is_due(now, ahead_seconds=ahead_seconds):
+            return RefreshResult(tenant_id, "not_due", entry)  # someone just refreshed it, or it cools down
+        tenant = Tenant.objects.filter(id=tenant_id).first()
+        if tenant is None:
+            return RefreshResult(tenant_id, "missing_tenant")
+        connections = connection_list_active()
+
+    previous = _previous_snapshot(entry)
+    window = day_window(now, tenant.timezone)
+    logger.info("refresh_started", extra={"event": "refresh_started", "tenant_id": str(tenant_id), "correlation_id": correlation_id})
+    outcomes = sources_fetch(
+        tenant_id=tenant_id,
+        connections=connections,
+        previous={s.connection_id: s for s in previous.sources} if previous else {},
+        window=window,
+        correlation_id=correlation_id,
+        now=now,
+    )
+    finished = clock.now()
+    failures = [o for o in outcomes if o.counts_as_failure]
+    succeeded = [o for o in outcomes if o.ok]
+    summary = _failure_summary(outcomes)
+
+    with tenant_context(tenant_id):
+        if failures and not succeeded:
+            cooldown = max([settings.REVENUE_ERROR_COOLDOWN_SECONDS] + [o.retry_after or 0 for o in failures])
+            cache_entry_store_failure(tenant_id=tenant_id, now=finished, cooldown_seconds=cooldown, error_message=summary)
+            outcome = "failed"
+        else:
+            snapshot = _snapshot(tenant, window, outcomes, previous, finished)
+            cache_entry_store_snapshot(tenant_id=tenant_id, snapshot=snapshot, now=finished, error_message=summary)
+            outcome = "partial" if summary else "refreshed"
+        stored = cache_entry_read(tenant_id)
+    logger.info(
+        "refresh_finished",
+        extra={
+            "event": "refresh_finished",
+            "tenant_id": str(tenant_id),
+            "correlation_id": correlation_id,
+            "outcome": outcome,
+            "duration_ms": round((finished - now).total_seconds() * 1000, 1),
+        },
+    )
+    return RefreshResult(tenant_id, outcome, stored)
+
+
+def _previous_snapshot(entry: CacheEntryState | None) -> Snapshot | None:
+    if entry is None or entry.payload is None:
+        return None
+    try:
+        return Snapshot.from_payload(entry.payload)
+    except (KeyError, TypeError, ValueError):
+        logger.warning("cache_payload_unreadable", extra={"event": "cache_payload_unreadable"})
+        return None
+
+
+def _snapshot(
+    tenant: Tenant,
+    window: tuple[datetime, datetime],
+    outcomes: list[SourceOutcome],
+    previous: Snapshot | None,
+    finished: datetime,
+) -> Snapshot:
+    sources = []
+    for outcome in outcomes:
+        if outcome.carried is not None:
+            sources.append(outcome.carried)
+            continue
+        earlier = previous.source(outcome.connection_id) if previous else None
+        if outcome.ok and outcome.result is not None:
+            figures: Figures | None = Figures(
+                amounts=dict(outcome.result.amounts),
+                count=outcome.result.count,
+                as_of=outcome.result.as_of,
+                window_start=window[0],
+            )
+        else:
+            figures = earlier.figures if earlier else None  # last good figures, their own as-of
+        sources.append(
+            SourceState(
+                connection_id=outcome.connection_id,
+                platform=outcome.platform,
+                account=outcome.account,
+                kind=outcome.kind,
+                status=outcome.status,
+                figures=figures,
+                error=outcome.error,
+                retry_not_before=retry_not_before(outcome, finished),
+            )
+        )
+    return Snapshot(
+        tenant_id=tenant.id,
+        interval="day",
+        window_start=window[0],
+        window_end=window[1],
+        currency=tenant.reporting_currency,
+        sources=tuple(sources),
+        data_as_of=finished,
+    )
+
+
+def _failure_summary(outcomes: list[SourceOutcome]) -> str | None:
+    """Secret-free, one line per failed source (adapters' messages are written to be)."""
+    lines = [f"{o.platform} {o.account}: {o.status}: {o.error or ''}".rstrip(": ") for o in outcomes if not o.ok]
+    return "; ".join(lines) or None

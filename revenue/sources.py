@@ -1,0 +1,280 @@
+"""Fetching every active source of one tenant: credentials first (refreshed when due,
+under a per-credential lock), then every adapter concurrently under a per-tenant deadline.
+
+No database transaction is open while a platform is called: credentials are read and
+written in short tenant-scoped transactions before and after the network calls, and
+adapter threads never touch the database.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import functools
+import logging
+import time
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from connections.crypto import CredentialKeyError
+from connections.models import LifecycleStatus, PlatformConnection
+from connections.selectors import CredentialTokens, credential_get
+from connections.services import credential_mark_refresh_failed, credential_mark_refreshed, credential_mark_revoked
+from providers.base import ProviderContext, RevenueProvider, RevenueResult, TokenRefreshContext
+from providers.errors import ProviderError, ProviderTokenRevoked
+from providers.registry import UnknownProvider, provider_get
+from revenue.locks import advisory_key, lock_try, lock_release, lock_wait_released
+from revenue.snapshot import STATUS_CREDENTIAL, STATUS_OK, STATUS_RECONNECT, SourceState
+from skeldir.tenancy import tenant_context
+
+logger = logging.getLogger(__name__)
+
+STATUS_UNSUPPORTED = "unsupported"  # no adapter configured for the connection's platform
+STATUS_INTERNAL = "internal_error"  # an adapter bug; logged with its traceback
+CREDENTIAL_LOCK_WAIT_SECONDS = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceOutcome:
+    connection_id: str
+    platform: str
+    account: str
+    kind: str
+    status: str  # STATUS_OK or a failure kind
+    result: RevenueResult | None = None
+    error: str | None = None
+    retry_after: int | None = None
+    carried: SourceState | None = None  # not attempted (platform back-off): keep this state
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_OK
+
+    @property
+    def counts_as_failure(self) -> bool:
+        """A failure of this refresh (cools the tenant down if nothing else worked).
+        A revoked credential is a standing state, not a refresh failure."""
+        return not self.ok and self.carried is None and self.status not in (STATUS_RECONNECT, STATUS_UNSUPPORTED)
+
+
+@functools.cache
+def _executor() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(
+        max_workers=settings.REVENUE_FETCH_WORKERS, thread_name_prefix="revenue-fetch"
+    )
+
+
+def sources_fetch(
+    *,
+    tenant_id: uuid.UUID,
+    connections: list[PlatformConnection],
+    previous: dict[str, SourceState],
+    window: tuple[datetime, datetime],
+    correlation_id: str,
+    now: datetime,
+) -> list[SourceOutcome]:
+    deadline = time.monotonic() + settings.REVENUE_TENANT_DEADLINE_SECONDS
+    outcomes: dict[str, SourceOutcome] = {}
+    calls: list[tuple[PlatformConnection, RevenueProvider, str]] = []
+    tokens = _credentials_read(tenant_id, connections)
+    for conn in connections:
+        key = str(conn.id)
+        try:
+            provider = provider_get(conn.platform)
+        except UnknownProvider as exc:
+            outcomes[key] = _outcome(conn, "sales", STATUS_UNSUPPORTED, error=str(exc))
+            continue
+        earlier = previous.get(key)
+        if earlier and earlier.retry_not_before and earlier.retry_not_before > now:
+            outcomes[key] = _outcome(conn, provider.kind, earlier.status, carried=earlier)
+            continue
+        credential = tokens.get(key)
+        if isinstance(credential, SourceOutcome):
+            outcomes[key] = dataclasses.replace(credential, kind=str(provider.kind))
+            continue
+        access = _access_token(tenant_id, conn, provider, credential, correlation_id, now)
+        if isinstance(access, SourceOutcome):
+            outcomes[key] = access
+            continue
+        calls.append((conn, provider, access))
+
+    futures = {
+        _executor().submit(
+            provider.fetch_revenue,
+            ProviderContext(
+                tenant_id=tenant_id,
+                connection_id=conn.id,
+                platform_account_id=conn.platform_account_id,
+                connection_metadata=conn.connection_metadata or {},
+                access_token=access,
+                window_start=window[0],
+                window_end=window[1],
+                correlation_id=correlation_id,
+            ),
+        ): (conn, provider)
+        for conn, provider, access in calls
+    }
+    done, _ = concurrent.futures.wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+    for future, (conn, provider) in futures.items():
+        outcomes[str(conn.id)] = _fetch_outcome(future, conn, provider, finished=future in done)
+    return [outcomes[str(conn.id)] for conn in connections]
+
+
+def _fetch_outcome(
+    future: concurrent.futures.Future[RevenueResult], conn: PlatformConnection, provider: RevenueProvider, *, finished: bool
+) -> SourceOutcome:
+    kind = str(provider.kind)
+    if not finished:
+        future.cancel()
+        return _outcome(conn, kind, "network", error="no answer within the refresh deadline")
+    try:
+        return _outcome(conn, kind, STATUS_OK, result=future.result())
+    except ProviderError as exc:
+        return _outcome(conn, kind, exc.kind, error=str(exc), retry_after=exc.retry_after)
+    except Exception:  # noqa: BLE001 - an adapter bug must not take the other sources down
+        logger.exception(
+            "provider_adapter_crashed", extra={"event": "provider_adapter_crashed", "platform": conn.platform}
+        )
+        return _outcome(conn, kind, STATUS_INTERNAL, error=f"{conn.platform} adapter failed unexpectedly")
+
+
+def _outcome(conn: PlatformConnection, kind: str, status: str, **fields: object) -> SourceOutcome:
+    return SourceOutcome(
+        connection_id=str(conn.id),
+        platform=conn.platform,
+        account=conn.platform_account_id,
+        kind=str(kind),
+        status=status,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _credentials_read(
+    tenant_id: uuid.UUID, connections: list[PlatformConnection]
+) -> dict[str, CredentialTokens | SourceOutcome]:
+    """Decrypt every connection's credential in one short transaction."""
+    found: dict[str, CredentialTokens | SourceOutcome] = {}
+    with tenant_context(tenant_id):
+        for conn in connections:
+            try:
+                tokens = credential_get(connection_id=conn.id)
+            except CredentialKeyError as exc:
+                found[str(conn.id)] = _outcome(conn, "sales", STATUS_CREDENTIAL, error=str(exc))
+                continue
+            if tokens is None or tokens.lifecycle_status == LifecycleStatus.REVOKED:
+                found[str(conn.id)] = _outcome(
+                    conn, "sales", STATUS_RECONNECT, error=f"{conn.platform} account must be reconnected"
+                )
+            else:
+                found[str(conn.id)] = tokens
+    return found
+
+
+def _access_token(
+    tenant_id: uuid.UUID,
+    conn: PlatformConnection,
+    provider: RevenueProvider,
+    tokens: CredentialTokens,
+    correlation_id: str,
+    now: datetime,
+) -> str | SourceOutcome:
+    """The access token to use, refreshed first when it is due."""
+    due = tokens.next_refresh_due_at is not None and tokens.next_refresh_due_at <= now
+    if not (due and provider.supports_token_refresh and tokens.refresh_token):
+        if tokens.expires_at is not None and tokens.expires_at <= now and not provider.supports_token_refresh:
+            return _outcome(conn, provider.kind, STATUS_RECONNECT, error=f"{conn.platform} token expired")
+        return tokens.access_token
+    try:
+        return credential_refresh(
+            tenant_id=tenant_id, conn=conn, provider=provider, tokens=tokens, correlation_id=correlation_id, now=now
+        ).access_token
+    except ProviderTokenRevoked as exc:
+        return _outcome(conn, provider.kind, STATUS_RECONNECT, error=str(exc))
+    except ProviderError as exc:
+        if tokens.expires_at is not None and tokens.expires_at > now:
+            return tokens.access_token  # still valid: use it; the refresh is retried later
+        return _outcome(conn, provider.kind, exc.kind, error=str(exc), retry_after=exc.retry_after)
+
+
+def credential_refresh(
+    *,
+    tenant_id: uuid.UUID,
+    conn: PlatformConnection,
+    provider: RevenueProvider,
+    tokens: CredentialTokens,
+    correlation_id: str,
+    now: datetime,
+) -> CredentialTokens:
+    """Refresh one credential under its own advisory lock, re-reading it after the lock
+    so two processes never both spend a (rotating) refresh token. Lifecycle updates as in
+    DESIGN.md §5; raises the provider's error after recording it."""
+    key = advisory_key("credential-refresh", tokens.credential_id)
+    if not lock_try(key):
+        # Someone else is refreshing it: wait for them and use what they stored.
+        lock_wait_released(key, CREDENTIAL_LOCK_WAIT_SECONDS)
+        return _reread(tenant_id, conn, tokens)
+    try:
+        current = _reread(tenant_id, conn, tokens)
+        if current.lifecycle_status == LifecycleStatus.REVOKED:
+            raise ProviderTokenRevoked("the credential was revoked", platform=conn.platform)
+        if current.next_refresh_due_at is None or current.next_refresh_due_at > now:
+            return current  # refreshed by another process since we read it
+        context = TokenRefreshContext(
+            tenant_id=tenant_id,
+            connection_id=conn.id,
+            platform_account_id=conn.platform_account_id,
+            connection_metadata=conn.connection_metadata or {},
+            refresh_token=current.refresh_token or "",
+            correlation_id=correlation_id,
+        )
+        try:
+            refreshed = provider.refresh_token(context)
+        except ProviderTokenRevoked as exc:
+            with tenant_context(tenant_id):
+                credential_mark_revoked(credential_id=current.credential_id, failure_class=f"{exc.kind}_revoked", now=now)
+            logger.warning(
+                "credential_revoked",
+                extra={"event": "credential_revoked", "platform": conn.platform, "tenant_id": str(tenant_id)},
+            )
+            raise
+        except ProviderError as exc:
+            with tenant_context(tenant_id):
+                credential_mark_refresh_failed(
+                    credential_id=current.credential_id, failure_class=exc.kind, retry_after=exc.retry_after, now=now
+                )
+            logger.warning(
+                "credential_refresh_failed",
+                extra={"event": "credential_refresh_failed", "platform": conn.platform, "outcome": exc.kind},
+            )
+            raise
+        with tenant_context(tenant_id):
+            credential_mark_refreshed(
+                credential_id=current.credential_id,
+                key_id=current.key_id,
+                access_token=refreshed.access_token,
+                refresh_token=refreshed.refresh_token,
+                expires_at=refreshed.expires_at,
+                scope=refreshed.scope,
+                token_type=refreshed.token_type,
+                now=now,
+            )
+        logger.info("credential_refreshed", extra={"event": "credential_refreshed", "platform": conn.platform})
+        return _reread(tenant_id, conn, tokens)
+    finally:
+        lock_release(key)
+
+
+def _reread(tenant_id: uuid.UUID, conn: PlatformConnection, tokens: CredentialTokens) -> CredentialTokens:
+    with tenant_context(tenant_id):
+        current = credential_get(connection_id=conn.id)
+    if current is None:
+        raise ProviderTokenRevoked("the credential was removed", platform=conn.platform)
+    return current
+
+
+def retry_not_before(outcome: SourceOutcome, now: datetime) -> datetime | None:
+    if outcome.status == "rate_limited" and outcome.retry_after:
+        return now + timedelta(seconds=outcome.retry_after)
+    return None
