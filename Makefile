@@ -14,7 +14,7 @@ DEV_ENV := .dev/env
 PYTEST_WORKERS ?= 2
 WITH_DEV_ENV := set -a && . ./$(DEV_ENV) && set +a &&
 
-.PHONY: help run test venv postgres db migrate check
+.PHONY: help run test venv postgres db dev-env migrate check
 
 help:
 	@echo "make run   set up everything and run the service on 127.0.0.1:8000"
@@ -33,18 +33,17 @@ postgres:
 db: postgres
 	psql -X -q "$(PG_ADMIN_URL)" -v owner=$(DB_OWNER) -v db=$(DB_NAME) -f scripts/bootstrap_db.sql
 
-$(DEV_ENV): | venv
-	mkdir -p $(dir $(DEV_ENV))
-	$(BIN)/python scripts/dev_env.py > $(DEV_ENV)
+dev-env: venv
+	$(BIN)/python scripts/dev_env.py $(DEV_ENV)
 
-migrate: venv db $(DEV_ENV)
+migrate: venv db dev-env
 	$(WITH_DEV_ENV) $(BIN)/python manage.py migrate --database owner --no-input
 
-check: venv $(DEV_ENV)
+check: venv dev-env
 	$(WITH_DEV_ENV) $(BIN)/python manage.py check
 
 run: migrate check
-	$(WITH_DEV_ENV) exec $(BIN)/gunicorn skeldir.wsgi -c gunicorn.conf.py
+	scripts/run_demo.sh
 
 test: venv db
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q

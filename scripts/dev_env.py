@@ -1,13 +1,58 @@
-"""Print a development environment file with freshly generated secrets.
+"""Write the development environment file (.dev/env, git-ignored) with generated secrets.
 
-`make run` writes it once to .dev/env (git-ignored) and reuses it afterwards, so the
-demo's encrypted credentials stay readable across runs.
+`make run` calls it every time: variables already in the file are kept (so the demo's
+encrypted credentials stay readable across runs) and only missing ones are added. It is
+read with `set -a; . .dev/env; set +a`, so every value is single-quoted for bash: a PEM
+keeps its real newlines inside the quotes, while JSON carries them escaped (`\\n`).
 """
 
 import json
+import re
 import secrets
+import sys
+from pathlib import Path
 
-print(f"SECRET_KEY={secrets.token_urlsafe(50)}")
-ring = {"current": "dev-1", "keys": {"dev-1": secrets.token_urlsafe(32)}}
-print(f"CREDENTIAL_ENCRYPTION_KEYS='{json.dumps(ring)}'")
-print("ALLOWED_HOSTS=127.0.0.1,localhost")
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+
+def generated() -> dict[str, str]:
+    """Each variable's line(s), freshly generated."""
+    lines = {}
+    lines["SECRET_KEY"] = f"SECRET_KEY={secrets.token_urlsafe(50)}"
+    ring = {"current": "dev-1", "keys": {"dev-1": secrets.token_urlsafe(32)}}
+    lines["CREDENTIAL_ENCRYPTION_KEYS"] = f"CREDENTIAL_ENCRYPTION_KEYS='{json.dumps(ring)}'"
+    lines["ALLOWED_HOSTS"] = "ALLOWED_HOSTS=127.0.0.1,localhost"
+    # The API's bearer tokens (`manage.py issue_token`): an RSA key pair, the public half in the key ring.
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    # The three JWT values belong together: written (or kept) as one.
+    lines["JWT_SIGNING_KEY"] = "\n".join(
+        [
+            "JWT_SIGNING_KID=dev-1",
+            f"JWT_SIGNING_KEY='{private_pem.strip()}'",
+            f"JWT_PUBLIC_KEYS='{json.dumps({'dev-1': public_pem})}'",
+        ]
+    )
+    return lines
+
+
+def main(path: Path) -> None:
+    existing = path.read_text() if path.exists() else ""
+    present = set(re.findall(r"^([A-Z_][A-Z0-9_]*)=", existing, flags=re.MULTILINE))
+    missing = [text for name, text in generated().items() if name not in present]
+    if missing:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as out:
+            if existing and not existing.endswith("\n"):
+                out.write("\n")
+            out.write("\n".join(missing) + "\n")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

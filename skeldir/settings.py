@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
     "skeldir",
     "connections",
     "providers",
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "skeldir.correlation.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -144,8 +146,6 @@ REVENUE_STALE_IF_ERROR_SECONDS = env.int("REVENUE_STALE_IF_ERROR_SECONDS", defau
 REVENUE_TENANT_DEADLINE_SECONDS = env.float("REVENUE_TENANT_DEADLINE_SECONDS", default=20.0)
 # Threads calling platforms, shared by all refreshes of a process (adapters do I/O only).
 REVENUE_FETCH_WORKERS = env.int("REVENUE_FETCH_WORKERS", default=32)
-# Threads calling platforms, shared by all refreshes of a process (adapters do I/O only).
-REVENUE_FETCH_WORKERS = env.int("REVENUE_FETCH_WORKERS", default=32)
 
 # --- Providers (DESIGN.md §6) -------------------------------------------------------------
 PROVIDER_HTTP = {
@@ -189,6 +189,44 @@ REVENUE_PROVIDERS: dict[str, dict[str, Any]] = {
         "OPTIONS": {"base_url": env.str("META_API_BASE_URL", default="https://graph.facebook.com")},
     },
 }
+
+# --- API authentication (DESIGN.md §8) --------------------------------------------------
+# Verification keys: a key ring {kid: public key PEM} and/or a JWKS URL. Algorithms are
+# fixed here, never taken from a token.
+JWT_PUBLIC_KEYS = env.json("JWT_PUBLIC_KEYS", default={})
+JWT_JWKS_URL = env.str("JWT_JWKS_URL", default="")
+JWT_JWKS_CACHE_SECONDS = env.int("JWT_JWKS_CACHE_SECONDS", default=300)
+JWT_ALGORITHMS = env.list("JWT_ALGORITHMS", default=["RS256"])
+JWT_ISSUER = env.str("JWT_ISSUER", default="")
+JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="")
+JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=30)
+# Minting (`manage.py issue_token`, the demo): a private key PEM and its kid.
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="", multiline=True)
+JWT_SIGNING_KID = env.str("JWT_SIGNING_KID", default="")
+
+PROBLEM_TYPE_BASE = env.str("PROBLEM_TYPE_BASE", default="https://api.skeldir.com/problems/")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["skeldir.auth.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["skeldir.auth.IsAuthenticatedPrincipal"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "skeldir.problems.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Skeldir Revenue API",
+    "DESCRIPTION": "Realtime revenue of a tenant's connected platforms (cached, per-tenant, unverified).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 
 # --- Internationalisation, static ---------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -19,4 +19,8 @@ from skeldir.settings import PROVIDER_HTTP  # noqa: E402
 
 # No sleeping between retries in tests; the retry count still applies.
 PROVIDER_HTTP = {**PROVIDER_HTTP, "backoff_factor": 0.0, "backoff_jitter": 0.0, "read_timeout": 2.0}
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tests configure JWT keys per test (pytest-django's `settings`); without this every command
+# run in a subprocess would print the "no verification keys" warning on stderr.
+SILENCED_SYSTEM_CHECKS = ["skeldir.W001"]

@@ -1,0 +1,85 @@
+"""Response bodies of the two realtime endpoints, built from a cached snapshot.
+
+Money stays in integer minor units inside the service and is converted to a number of
+major units only here, at the edge, with Decimal (never through float arithmetic).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from providers.money import currency_exponent
+from revenue.snapshot import Snapshot, SourceState
+
+UPGRADE_NOTICE = (
+    "Revenue is reported by the connected platforms and not yet reconciled with payments; "
+    "use GET /api/v1/revenue/realtime."
+)
+
+
+def major(minor: int, currency: str) -> Decimal:
+    return Decimal(minor).scaleb(-currency_exponent(currency))
+
+
+def rfc3339(value: datetime) -> str:
+    """UTC with a Z, to the microsecond when there is one."""
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _amounts(amounts: dict[str, int] | Any) -> dict[str, Decimal]:
+    return {currency: major(minor, currency) for currency, minor in sorted(amounts.items())}
+
+
+def _source(source: SourceState) -> dict[str, Any]:
+    figures = source.figures
+    return {
+        "platform": source.platform,
+        "account": source.account,
+        "kind": source.kind,
+        "status": source.status,
+        "stale": not source.ok,
+        "amounts": _amounts(figures.amounts) if figures else {},
+        "count": figures.count if figures else 0,
+        "as_of": rfc3339(figures.as_of) if figures else None,
+        "error": source.error,
+    }
+
+
+def realtime_v1(snapshot: Snapshot) -> dict[str, Any]:
+    currency = snapshot.currency
+    return {
+        "tenant_id": str(snapshot.tenant_id),
+        "interval": snapshot.interval,
+        "currency": currency,
+        "revenue_total": major(snapshot.revenue_total, currency),
+        "verified": False,
+        "data_as_of": rfc3339(snapshot.data_as_of),
+        "sources": snapshot.platforms,
+        # Additive fields.
+        "revenue_total_minor": snapshot.revenue_total,
+        "event_count": snapshot.event_count,
+        "window": {"start": snapshot.window_start.isoformat(), "end": snapshot.window_end.isoformat()},
+        "claimed_revenue": {
+            "total": major(snapshot.claimed_total, currency),
+            "total_minor": snapshot.claimed_total,
+            "by_currency": _amounts(snapshot.claimed_by_currency),
+        },
+        "sales_by_currency": _amounts(snapshot.sales_by_currency),
+        "breakdown": [_source(source) for source in snapshot.sources],
+        "stale_sources": sorted({source.platform for source in snapshot.stale_sources}),
+    }
+
+
+def realtime_legacy(snapshot: Snapshot, now: datetime) -> dict[str, Any]:
+    return {
+        "total_revenue": major(snapshot.revenue_total, snapshot.currency),
+        "event_count": snapshot.event_count,
+        "last_updated": rfc3339(snapshot.data_as_of),
+        "data_freshness_seconds": max(0, int((now - snapshot.data_as_of).total_seconds())),
+        "verified": False,
+        "tenant_id": str(snapshot.tenant_id),
+        "confidence_score": None,
+        "upgrade_notice": UPGRADE_NOTICE,
+    }

@@ -1,0 +1,100 @@
+"""OpenAPI documentation of the realtime endpoints (the code's contract, DESIGN.md §8)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import serializers
+
+from skeldir.openapi import CORRELATION_ID, ERROR_RESPONSES, IF_NONE_MATCH, RESPONSE_HEADERS
+
+
+class WindowSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="Midnight in the tenant's time zone")
+    end = serializers.DateTimeField()
+
+
+class ClaimedSerializer(serializers.Serializer):
+    total = serializers.DecimalField(max_digits=30, decimal_places=3, coerce_to_string=False, min_value=0)
+    total_minor = serializers.IntegerField(min_value=0)
+    by_currency = serializers.DictField(child=serializers.DecimalField(max_digits=30, decimal_places=3,
+                                                                       coerce_to_string=False))
+
+
+class SourceSerializer(serializers.Serializer):
+    platform = serializers.CharField()
+    account = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["sales", "claimed"])
+    status = serializers.CharField(help_text="ok, an error kind, or reconnect_required")
+    stale = serializers.BooleanField()
+    amounts = serializers.DictField(child=serializers.DecimalField(max_digits=30, decimal_places=3,
+                                                                   coerce_to_string=False))
+    count = serializers.IntegerField(min_value=0)
+    as_of = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+
+
+class RealtimeRevenueV1Serializer(serializers.Serializer):
+    tenant_id = serializers.UUIDField()
+    interval = serializers.CharField(help_text="The window: `day` (since midnight in the tenant's time zone)")
+    currency = serializers.RegexField(r"^[A-Z]{3}$", help_text="The tenant's reporting currency (ISO 4217)")
+    revenue_total = serializers.DecimalField(
+        max_digits=30, decimal_places=3, coerce_to_string=False, min_value=0,
+        help_text="Sales in `currency`, major units. Claimed (ad) revenue and other currencies are not in it.",
+    )
+    verified = serializers.BooleanField(help_text="Always false until payment reconciliation exists")
+    data_as_of = serializers.DateTimeField(help_text="When the platforms were read (RFC 3339, UTC)")
+    sources = serializers.ListField(child=serializers.CharField(), help_text="Platform keys")
+    revenue_total_minor = serializers.IntegerField(min_value=0)
+    event_count = serializers.IntegerField(min_value=0)
+    window = WindowSerializer()
+    claimed_revenue = ClaimedSerializer()
+    sales_by_currency = serializers.DictField(child=serializers.DecimalField(max_digits=30, decimal_places=3,
+                                                                             coerce_to_string=False))
+    breakdown = SourceSerializer(many=True)
+    stale_sources = serializers.ListField(child=serializers.CharField())
+
+
+class RealtimeRevenueLegacySerializer(serializers.Serializer):
+    total_revenue = serializers.DecimalField(max_digits=30, decimal_places=3, coerce_to_string=False, min_value=0)
+    event_count = serializers.IntegerField(min_value=0)
+    last_updated = serializers.DateTimeField()
+    data_freshness_seconds = serializers.IntegerField(min_value=0)
+    verified = serializers.BooleanField()
+    tenant_id = serializers.UUIDField()
+    confidence_score = serializers.FloatField(min_value=0, max_value=1, allow_null=True)
+    upgrade_notice = serializers.CharField(allow_null=True)
+
+
+def _responses(ok: type[serializers.Serializer]) -> dict:
+    return {
+        200: ok,
+        304: OpenApiResponse(description="Not modified: the If-None-Match validator matches the snapshot."),
+        **ERROR_RESPONSES,
+    }
+
+
+realtime_v1 = extend_schema_view(
+    get=extend_schema(
+        operation_id="getRealtimeRevenueV1",
+        summary="Realtime revenue of the token's tenant",
+        description=(
+            "Today's revenue as the connected platforms report it, from a snapshot cached for "
+            "`REVENUE_CACHE_TTL_SECONDS` and refreshed on demand (one refresh per tenant at a time)."
+        ),
+        tags=["Revenue"],
+        parameters=[CORRELATION_ID, IF_NONE_MATCH, *RESPONSE_HEADERS],
+        responses=_responses(RealtimeRevenueV1Serializer),
+    )
+)
+
+realtime_legacy = extend_schema_view(
+    get=extend_schema(
+        operation_id="getRealtimeRevenue",
+        summary="Realtime revenue (legacy shape)",
+        description="Deprecated: use GET /api/v1/revenue/realtime.",
+        deprecated=True,
+        tags=["Attribution"],
+        parameters=[CORRELATION_ID, IF_NONE_MATCH, *RESPONSE_HEADERS],
+        responses=_responses(RealtimeRevenueLegacySerializer),
+    )
+)

@@ -1,0 +1,31 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from skeldir.cli import bad_input
+from skeldir.tokens import MAX_TTL_SECONDS, SigningKeyUnavailable, TokenRequestInvalid, token_issue
+
+
+class Command(BaseCommand):
+    help = "Print a signed RS256 bearer token for a tenant (the last line of stdout)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--tenant", required=True, help="tenant id (UUID)")
+        parser.add_argument("--scopes", default="viewer", help="comma or space separated: viewer, manager, admin")
+        parser.add_argument("--ttl", default="3600", help=f"lifetime in seconds, 1 to {MAX_TTL_SECONDS} (default 3600)")
+        parser.add_argument("--subject", default=None, help="the token's sub claim")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        try:
+            ttl = int(opts["ttl"])
+        except ValueError:
+            raise bad_input(f"--ttl must be a whole number of seconds, not {opts['ttl']!r}") from None
+        try:
+            token = token_issue(
+                tenant_id=opts["tenant"], scopes=opts["scopes"], ttl_seconds=ttl, subject=opts["subject"]
+            )
+        except TokenRequestInvalid as exc:
+            raise bad_input(exc) from None
+        except SigningKeyUnavailable as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(token)

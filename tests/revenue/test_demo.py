@@ -1,0 +1,47 @@
+"""The demo behind `make run`: a tenant on all six platforms, refreshed through the real
+adapters over HTTP against the local simulator (not canned numbers)."""
+
+from __future__ import annotations
+
+import copy
+import io
+import uuid
+
+import pytest
+from django.core.management import call_command
+
+from revenue.realtime import revenue_refresh
+from revenue.snapshot import Snapshot
+
+
+@pytest.fixture
+def simulated_platforms(sandbox, settings):
+    providers = copy.deepcopy(settings.REVENUE_PROVIDERS)
+    for conf in providers.values():
+        conf["OPTIONS"]["base_url"] = sandbox.url
+    providers["google_ads"]["OPTIONS"]["token_url"] = f"{sandbox.url}/token"
+    settings.REVENUE_PROVIDERS = providers
+    return sandbox
+
+
+def _seed() -> uuid.UUID:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return uuid.UUID(out.getvalue().strip().splitlines()[-1])
+
+
+@pytest.mark.django_db
+def test_the_demo_tenant_reads_all_six_platforms_through_the_adapters(simulated_platforms):
+    tenant_id = _seed()
+    assert _seed() == tenant_id  # a second run reuses what exists
+
+    result = revenue_refresh(tenant_id, correlation_id=str(uuid.uuid4()))
+
+    snapshot = Snapshot.from_payload(result.entry.payload)
+    assert result.outcome == "refreshed"
+    assert {s.platform: s.status for s in snapshot.sources} == dict.fromkeys(
+        ["stripe", "shopify", "paypal", "woocommerce", "google_ads", "meta_ads"], "ok"
+    )
+    assert snapshot.revenue_total > 0 and snapshot.claimed_total > 0
+    calls = simulated_platforms.calls()
+    assert set(calls) == {"stripe", "shopify", "paypal", "woocommerce", "google_ads", "meta_ads"}
