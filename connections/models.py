@@ -123,3 +123,41 @@ class PlatformCredential(models.Model):
 
     def __str__(self) -> str:
         return f"credential for {self.platform} connection {self.platform_connection_id}"
+
+
+class OAuthHandshake(models.Model):
+    """One OAuth install in progress: created by `start`, consumed by the callback.
+
+    The browser comes back from the platform without our bearer token, carrying only the
+    `state` we gave it: `v1.<tenant id>.<handshake id>.<secret>` (see connections.oauth.state).
+    Only the SHA-256 of the secret is stored; the callback opens the tenant named in the
+    state (RLS as everywhere), reads the handshake by id and compares hashes in constant
+    time. `subject` is the token `sub` of the manager who started it; the PKCE verifier is
+    encrypted like tokens (pgcrypto, `key_id` of the key ring).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, db_default=RandomUUID(), editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    platform = models.TextField()
+    state_hash = models.TextField()
+    subject = models.TextField(null=True)
+    redirect_uri = models.TextField()
+    shop = models.TextField(null=True)  # Shopify: the shop the install was started for
+    encrypted_code_verifier = models.BinaryField(null=True)
+    key_id = models.TextField(null=True)
+    expires_at = models.DateTimeField()
+    consumed_at = models.DateTimeField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
+
+    class Meta:
+        db_table = "oauth_handshake_sessions"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(encrypted_code_verifier__isnull=True) | models.Q(key_id__isnull=False),
+                name="ck_oauth_handshake_verifier_has_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "expires_at"], name="idx_oauth_handshake_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.platform} OAuth handshake {self.id}"

@@ -12,12 +12,14 @@ a new upsert (reconnect).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, connections
 from django.utils import timezone
 
 from connections.crypto import CredentialUndecryptable, UnknownCredentialKey, key_ring
@@ -29,6 +31,8 @@ from skeldir.tenancy import tenant_context
 # when the platform asked for longer.
 REFRESH_BACKOFF_BASE_SECONDS = 30
 REFRESH_BACKOFF_MAX_SECONDS = 3600
+
+logger = logging.getLogger(__name__)
 
 
 class UnknownPlatform(ValueError):
@@ -208,6 +212,59 @@ def credential_mark_revoked(*, credential_id: uuid.UUID, failure_class: str, now
             """,
             {"id": credential_id, "class": failure_class, "now": now},
         )
+
+
+def connections_set_status(
+    *, connection_ids: Iterable[uuid.UUID], status: str, using: str, actor: str
+) -> list[uuid.UUID]:
+    """An operator enables or disables connections of any tenants, through `using` (the
+    admin's operator alias). A disabled connection is left out of refreshes. Returns the
+    connections whose status changed."""
+    if status not in (ConnectionStatus.ACTIVE, ConnectionStatus.DISABLED):
+        raise ValueError(f"operators set connections active or disabled, not {status!r}")
+    ids = list(connection_ids)
+    if not ids:
+        return []
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "UPDATE platform_connections SET status = %s, updated_at = now() "
+            "WHERE id = ANY(%s) AND status <> %s RETURNING id, tenant_id, platform",
+            [status, ids, status],
+        )
+        changed = cursor.fetchall()
+    for connection_id, tenant_id, platform in changed:
+        logger.info(
+            "connection_status_changed",
+            extra={"event": "connection_status_changed", "tenant_id": str(tenant_id), "platform": platform,
+                   "connection_id": str(connection_id), "outcome": str(status), "actor": actor},
+        )
+    return [row[0] for row in changed]
+
+
+def credentials_mark_refresh_due(
+    *, credential_ids: Iterable[uuid.UUID], using: str, actor: str, now: datetime | None = None
+) -> list[uuid.UUID]:
+    """An operator asks for these credentials' tokens to be refreshed at the next refresh of
+    their tenant (next_refresh_due_at = now), through `using` (the operator alias). Revoked
+    credentials are left alone: only reconnecting the account helps them. Returns the
+    credentials marked."""
+    ids = list(credential_ids)
+    if not ids:
+        return []
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "UPDATE platform_credentials SET next_refresh_due_at = %s, updated_at = now() "
+            "WHERE id = ANY(%s) AND lifecycle_status <> 'revoked' RETURNING id, tenant_id, platform",
+            [now or timezone.now(), ids],
+        )
+        marked = cursor.fetchall()
+    for credential_id, tenant_id, platform in marked:
+        logger.info(
+            "credential_marked_for_refresh",
+            extra={"event": "credential_marked_for_refresh", "tenant_id": str(tenant_id), "platform": platform,
+                   "credential_id": str(credential_id), "actor": actor},
+        )
+    return [row[0] for row in marked]
 
 
 @dataclasses.dataclass

@@ -75,6 +75,31 @@ class RefreshedToken:
     token_type: str | None = None
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CredentialCheckContext:
+    """What `verify_credentials` receives: the credentials a connection would store, before
+    anything is stored. `access_token` is what a revenue fetch would use (an API key,
+    `consumer_key:consumer_secret`, an OAuth access token); `refresh_token` what a refresh
+    would use (PayPal's `client_id:client_secret`)."""
+
+    platform_account_id: str
+    connection_metadata: Mapping[str, Any]
+    access_token: str | None = dataclasses.field(default=None, repr=False)
+    refresh_token: str | None = dataclasses.field(default=None, repr=False)
+    correlation_id: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CredentialCheck:
+    """What a successful check learnt. `account_ids`: the accounts these credentials reach,
+    when the platform names them (Google's accessible customers, Meta's ad accounts, the
+    Shopify shop); empty when it does not. `token`: an access token the check obtained and
+    that may be stored with the credentials (PayPal's client-credentials grant)."""
+
+    account_ids: tuple[str, ...] = ()
+    token: RefreshedToken | None = None
+
+
 class RevenueProvider:
     """Base class of every platform adapter.
 
@@ -101,6 +126,18 @@ class RevenueProvider:
         """Obtain a new access token. A refusal that only reconnecting can fix raises
         `ProviderTokenRevoked`; transient failures raise the other `ProviderError`s."""
         raise NotImplementedError(f"{self.key} tokens do not expire")
+
+    def verify_credentials(self, ctx: CredentialCheckContext) -> CredentialCheck:
+        """Prove the credentials work with one cheap, read-only call to the platform, before
+        anything is stored (connecting an account by keys, or naming the accounts an OAuth
+        grant reaches).
+
+        Raises `ProviderAuthError` (or `ProviderTokenRevoked`) when the platform refuses
+        them, with a message that says what the platform said; the other `ProviderError`s
+        when the platform could not tell (unreachable, throttled, broken answer). Must not
+        log or raise anything containing the credentials.
+        """
+        raise NotImplementedError(f"{self.key} credentials cannot be checked")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} key={self.key!r}>"

@@ -47,6 +47,11 @@ Errors (`{"error": {"code", "message", "status", "details": [GoogleAdsFailure]}}
       is a read, so POST is retried) → upstream; other 4xx (INVALID_ARGUMENT, NOT_FOUND) →
       upstream naming the status; an unparseable body or a missing field → bad response.
 
+Check (`verify_credentials`)
+    GET {base}/v26/customers:listAccessibleCustomers with the same headers →
+    `{"resourceNames": ["customers/1234567890", …]}`: the customers the OAuth user can reach
+    directly, returned as digit strings (the identity of an OAuth grant).
+
 Token refresh (`supports_token_refresh`)
     POST {token_url} (https://oauth2.googleapis.com/token), form `grant_type=refresh_token`,
     `client_id`, `client_secret` (OPTIONS) and the connection's `refresh_token` →
@@ -69,6 +74,8 @@ from django.conf import settings
 
 from providers._common import DEFAULT_RETRY_AFTER, error_for_status, quote
 from providers.base import (
+    CredentialCheck,
+    CredentialCheckContext,
     ProviderContext,
     RefreshedToken,
     RevenueProvider,
@@ -123,17 +130,42 @@ class GoogleAdsProvider(RevenueProvider):
         self.http = ProviderHttp(
             platform=self.key,
             config=HttpConfig.from_options(settings.PROVIDER_HTTP, **http_options),
-            retry_methods=("POST",),  # search is a read; the refresh grant does not rotate
+            # search and listAccessibleCustomers are reads; the refresh grant does not rotate
+            retry_methods=("GET", "POST"),
         )
 
-    # --- revenue ----------------------------------------------------------------------
-    def fetch_revenue(self, ctx: ProviderContext) -> RevenueResult:
+    def _require_developer_token(self) -> None:
         if not self._developer_token:
             raise ProviderAuthError(
                 "no Google Ads developer token is configured (GOOGLE_ADS_DEVELOPER_TOKEN); "
                 "every API call needs the developer-token header",
                 platform=self.key,
             )
+
+    # --- identity -----------------------------------------------------------------------
+    def verify_credentials(self, ctx: CredentialCheckContext) -> CredentialCheck:
+        self._require_developer_token()
+        token = ctx.access_token or ""
+        secrets = (token, self._developer_token)
+        response = self.http.request(
+            "GET",
+            f"{self.base_url}/{API_VERSION}/customers:listAccessibleCustomers",
+            correlation_id=ctx.correlation_id,
+            headers={"Authorization": f"Bearer {token}", "developer-token": self._developer_token},
+            secrets=secrets,
+        )
+        payload = self._payload(response, secrets)
+        names = payload.get("resourceNames", [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ProviderBadResponse(
+                "response field resourceNames is not a list of strings", platform=self.key, status=response.status
+            )
+        ids = [_digits(name.rpartition("/")[2]) for name in names]
+        return CredentialCheck(account_ids=tuple(i for i in ids if i))
+
+    # --- revenue ----------------------------------------------------------------------
+    def fetch_revenue(self, ctx: ProviderContext) -> RevenueResult:
+        self._require_developer_token()
         customer_id = _digits(ctx.platform_account_id)
         if not customer_id:
             raise ProviderAuthError(

@@ -16,7 +16,9 @@ import email.utils
 import json
 import logging
 import math
+import os
 import time
+import urllib.request
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -51,6 +53,7 @@ class HttpConfig:
     backoff_max: float = 2.0
     max_retry_after: float = 2.0  # a 5xx asking for longer is left to the cooldown
     max_response_bytes: int = 10 * 1024 * 1024
+    pool_size: int = 32  # kept-alive connections per platform host
 
     @classmethod
     def from_options(cls, base: Mapping[str, Any] | None = None, **overrides: Any) -> HttpConfig:
@@ -104,7 +107,13 @@ def build_session(config: HttpConfig, *, retry_methods: Iterable[str] = ("GET",)
     )
     retry.max_retry_after = config.max_retry_after
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=16)
+    # requests re-reads proxy settings from the environment on every call (a scan of
+    # os.environ each time); read them once here instead, with the CA bundle override.
+    session.trust_env = False
+    session.proxies.update(urllib.request.getproxies())
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    # One adapter serves every concurrent fetch of its platform in this process.
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=config.pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT

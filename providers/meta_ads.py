@@ -38,6 +38,11 @@ Response, units and what counts (claimed)
     the summed `omni_purchase` actions rounded down. A row without `action_values` /
     `actions` (no conversions today) counts zero.
 
+Check (`verify_credentials`)
+    GET {base}/v27.0/me/adaccounts?fields=account_id&limit=100 (following `after` cursors,
+    at most 10 pages): the ad accounts the token's user can read, returned as `act_<id>`
+    (the identity of an OAuth grant).
+
 Errors (`{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`)
     - code 190 (OAuthException: expired or revoked token), 102, 10 and 200–299
       (permissions), and otherwise HTTP 401/403 → auth.
@@ -64,7 +69,14 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 
 from providers._common import DEFAULT_RETRY_AFTER, error_for_status, quote
-from providers.base import ProviderContext, RevenueProvider, RevenueResult, SourceKind
+from providers.base import (
+    CredentialCheck,
+    CredentialCheckContext,
+    ProviderContext,
+    RevenueProvider,
+    RevenueResult,
+    SourceKind,
+)
 from providers.errors import (
     ProviderAuthError,
     ProviderBadResponse,
@@ -84,6 +96,7 @@ THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
 AUTH_CODES = frozenset({102, 190, 10, *range(200, 300)})
 TRANSIENT_CODES = frozenset({1, 2})
 _ACCOUNT_ID = re.compile(r"^(?:act_)?(\d+)$")
+MAX_ACCOUNT_PAGES = 10
 
 
 class MetaAdsProvider(RevenueProvider):
@@ -96,6 +109,42 @@ class MetaAdsProvider(RevenueProvider):
         self.http = ProviderHttp(
             platform=self.key, config=HttpConfig.from_options(settings.PROVIDER_HTTP, **http_options)
         )
+
+    def verify_credentials(self, ctx: CredentialCheckContext) -> CredentialCheck:
+        token = ctx.access_token or ""
+        url = f"{self.base_url}/{API_VERSION}/me/adaccounts"
+        params = {"fields": "account_id", "limit": str(PAGE_SIZE)}
+        found: list[str] = []
+        cursor: str | None = None
+        for _ in range(MAX_ACCOUNT_PAGES):
+            response = self.http.request(
+                "GET",
+                url,
+                correlation_id=ctx.correlation_id,
+                headers={"Authorization": f"Bearer {token}"},
+                params={**params, "after": cursor} if cursor else params,
+                secrets=(token,),
+            )
+            payload = self._payload(response, token)
+            try:
+                rows = payload.get("data")
+                if not isinstance(rows, list):
+                    raise ProviderBadResponse("response is missing data (a list of ad accounts)")
+                for row in rows:
+                    raw = (row.get("account_id") or row.get("id")) if isinstance(row, dict) else None
+                    match = _ACCOUNT_ID.match(raw) if isinstance(raw, str) else None
+                    if not match:
+                        raise ProviderBadResponse("data[] holds an entry without an ad account id")
+                    found.append(f"act_{match.group(1)}")
+                next_cursor = _next_cursor(payload.get("paging"))
+            except ProviderBadResponse as exc:
+                exc.platform = exc.platform or self.key
+                exc.status = exc.status or response.status
+                raise
+            if next_cursor is None or next_cursor == cursor:
+                break
+            cursor = next_cursor
+        return CredentialCheck(account_ids=tuple(dict.fromkeys(found)))
 
     def fetch_revenue(self, ctx: ProviderContext) -> RevenueResult:
         match = _ACCOUNT_ID.match((ctx.platform_account_id or "").strip())

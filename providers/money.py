@@ -6,6 +6,7 @@ own table (list one, maintained by SIX); nothing here is typed from memory.
 
 from __future__ import annotations
 
+import functools
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 from iso4217 import Currency
@@ -13,6 +14,7 @@ from iso4217 import Currency
 from providers.errors import ProviderBadResponse
 
 
+@functools.cache
 def currency_exponent(code: str) -> int:
     """Decimal places of the minor unit: 2 for USD, 0 for JPY, 3 for KWD.
 

@@ -33,6 +33,8 @@ Counts:   status "S" (completed; "V" means reversed/refunded, "P" pending, "D" d
           event code (PayPal notes an id may appear as a balance-affecting and a
           non-balance-affecting record; split ranges share a boundary) is counted once.
           Refunds are not subtracted: a fully refunded payment leaves status S for V.
+Check:    `verify_credentials` runs the client-credentials grant once: the token it gets is
+          returned so it can be stored (no refresh needed right after connecting).
 Errors:   401 (invalid_token) and 403 (NOT_AUTHORIZED) → auth; 429 or a body named
           RATE_LIMIT_REACHED → rate limited (`Retry-After` when sent, else 30 s);
           5xx → upstream; 400 INVALID_REQUEST and other statuses → upstream; non-JSON or
@@ -50,6 +52,8 @@ from django.conf import settings
 
 from providers._common import MAX_PAGES, error_body, error_for_status, iso_utc, quote, rate_limited
 from providers.base import (
+    CredentialCheck,
+    CredentialCheckContext,
     ProviderContext,
     RefreshedToken,
     RevenueProvider,
@@ -104,15 +108,22 @@ class PayPalProvider(RevenueProvider):
             source_key=self.key, kind=self.kind, amounts=amounts, count=len(seen), as_of=datetime.now(UTC)
         )
 
+    def verify_credentials(self, ctx: CredentialCheckContext) -> CredentialCheck:
+        return CredentialCheck(token=self._grant(ctx.refresh_token or "", ctx.correlation_id))
+
     def refresh_token(self, ctx: TokenRefreshContext) -> RefreshedToken:
-        client_id, _, client_secret = ctx.refresh_token.partition(":")
+        return self._grant(ctx.refresh_token, ctx.correlation_id)
+
+    def _grant(self, credentials: str, correlation_id: str) -> RefreshedToken:
+        """The client-credentials grant with `client_id:client_secret`."""
+        client_id, _, client_secret = credentials.partition(":")
         if not client_id or not client_secret:
             raise ProviderTokenRevoked("stored credentials are not in client_id:client_secret form", platform=self.key)
-        secrets = [ctx.refresh_token, client_secret]
+        secrets = [credentials, client_secret]
         response = self.http.request(
             "POST",
             f"{self.base_url}/v1/oauth2/token",
-            correlation_id=ctx.correlation_id,
+            correlation_id=correlation_id,
             data={"grant_type": "client_credentials"},
             auth=(client_id, client_secret),
             secrets=secrets,

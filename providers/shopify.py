@@ -41,6 +41,10 @@ What counts (sales)
     PENDING, AUTHORIZED, PAID, PARTIALLY_PAID and PARTIALLY_REFUNDED orders count, as in
     Shopify's own sales figures for the day. `count` is the number of orders counted.
 
+Check
+    `verify_credentials` asks `{ shop { myshopifyDomain } }` on the same endpoint and returns
+    the shop domain Shopify answers with (the identity of an OAuth install, too).
+
 Errors
     - HTTP 401/403 (`{"errors": "[API] Invalid API key or access token …"}`) and the
       GraphQL error code ACCESS_DENIED → auth; SHOP_INACTIVE (frozen or closed shop) → auth.
@@ -67,7 +71,14 @@ from typing import Any
 from django.conf import settings
 
 from providers._common import DEFAULT_RETRY_AFTER, error_for_status, iso_utc, quote
-from providers.base import ProviderContext, RevenueProvider, RevenueResult, SourceKind
+from providers.base import (
+    CredentialCheck,
+    CredentialCheckContext,
+    ProviderContext,
+    RevenueProvider,
+    RevenueResult,
+    SourceKind,
+)
 from providers.errors import (
     ProviderAuthError,
     ProviderBadResponse,
@@ -103,6 +114,8 @@ query SkeldirOrders($first: Int!, $after: String, $query: String) {
 }
 """.strip()
 
+SHOP_QUERY = "query SkeldirShop { shop { myshopifyDomain } }"
+
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
 )
@@ -121,12 +134,35 @@ class ShopifyProvider(RevenueProvider):
             retry_methods=("POST",),  # a GraphQL query is a read: safe to resend
         )
 
-    def fetch_revenue(self, ctx: ProviderContext) -> RevenueResult:
-        shop = self._shop_domain(ctx.platform_account_id)
+    def _endpoint(self, account_id: str, token: str) -> tuple[str, dict[str, str]]:
+        shop = self._shop_domain(account_id)
         url = f"{self.base_url or 'https://' + shop}/admin/api/{API_VERSION}/graphql.json"
-        headers = {"X-Shopify-Access-Token": ctx.access_token}
+        headers = {"X-Shopify-Access-Token": token}
         if self.base_url:
             headers["X-Skeldir-Shop"] = shop
+        return url, headers
+
+    def verify_credentials(self, ctx: CredentialCheckContext) -> CredentialCheck:
+        token = ctx.access_token or ""
+        url, headers = self._endpoint(ctx.platform_account_id, token)
+        response = self.http.request(
+            "POST",
+            url,
+            correlation_id=ctx.correlation_id,
+            headers=headers,
+            json_body={"query": SHOP_QUERY},
+            secrets=(token,),
+        )
+        payload = self._payload(response, token)
+        try:
+            domain = _get(payload, "data.shop.myshopifyDomain", str)
+        except ProviderBadResponse as exc:
+            exc.platform, exc.status = self.key, response.status
+            raise
+        return CredentialCheck(account_ids=(domain.lower(),))
+
+    def fetch_revenue(self, ctx: ProviderContext) -> RevenueResult:
+        url, headers = self._endpoint(ctx.platform_account_id, ctx.access_token)
         start = ctx.window_start.replace(microsecond=0)
         end = ctx.window_end.replace(microsecond=0) + timedelta(seconds=1)
         search = f"created_at:>='{iso_utc(start)}' AND created_at:<'{iso_utc(end)}'"

@@ -22,6 +22,8 @@ Units:    integers in Stripe's smallest unit for the currency. That is the ISO 4
 Counts:   a charge with status "succeeded" and captured, contributing
           amount_captured - amount_refunded; a fully refunded charge (net 0) is not counted.
           Pending, failed and uncaptured (authorised only) charges are excluded.
+Check:    `verify_credentials`: GET {base}/v1/charges?limit=1, the same permission the
+          revenue fetch needs (a restricted key needs "Charges: read").
 Errors:   401 (authentication_error) and 403 (permission) → auth; 429 (type
           "rate_limit_error" or code "rate_limit") → rate limited: `Retry-After` when sent,
           else 1 s when `Stripe-Should-Retry: true` (Stripe says a retry may succeed now),
@@ -39,7 +41,14 @@ from typing import Any
 from django.conf import settings
 
 from providers._common import MAX_PAGES, error_body, error_for_status, quote, rate_limited
-from providers.base import ProviderContext, RevenueProvider, RevenueResult, SourceKind
+from providers.base import (
+    CredentialCheck,
+    CredentialCheckContext,
+    ProviderContext,
+    RevenueProvider,
+    RevenueResult,
+    SourceKind,
+)
 from providers.errors import ProviderBadResponse, ProviderError
 from providers.http import HttpConfig, HttpResponse, ProviderHttp
 from providers.money import add_amount, decimal_to_minor, normalise_currency
@@ -72,10 +81,29 @@ class StripeProvider(RevenueProvider):
         config = HttpConfig.from_options(getattr(settings, "PROVIDER_HTTP", None), **http_options)
         self.http = ProviderHttp(platform=self.key, config=config)
 
+    def _headers(self, token: str, account_id: str, metadata: Any) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {token}", "Stripe-Version": API_VERSION}
+        if metadata.get("connect") is True:
+            headers["Stripe-Account"] = account_id
+        return headers
+
+    def verify_credentials(self, ctx: CredentialCheckContext) -> CredentialCheck:
+        token = ctx.access_token or ""
+        response = self.http.request(
+            "GET",
+            f"{self.base_url}/v1/charges",
+            correlation_id=ctx.correlation_id,
+            headers=self._headers(token, ctx.platform_account_id, ctx.connection_metadata),
+            params={"limit": 1},
+            secrets=[token],
+        )
+        if not response.ok:
+            raise self._error(response, token)
+        self._page(response)
+        return CredentialCheck()
+
     def fetch_revenue(self, ctx: ProviderContext) -> RevenueResult:
-        headers = {"Authorization": f"Bearer {ctx.access_token}", "Stripe-Version": API_VERSION}
-        if ctx.connection_metadata.get("connect") is True:
-            headers["Stripe-Account"] = ctx.platform_account_id
+        headers = self._headers(ctx.access_token, ctx.platform_account_id, ctx.connection_metadata)
         params: dict[str, Any] = {
             "created[gte]": int(ctx.window_start.timestamp()),
             "created[lt]": int(ctx.window_end.timestamp()) + 1,

@@ -27,6 +27,8 @@ Counts:   status "processing" or "completed" (paid), contributing total minus it
           an order netting to zero or less is not counted. Pending, on-hold, cancelled,
           refunded, failed and draft orders are excluded (filtered by the query and checked
           again here, since plugins can widen a query).
+Check:    `verify_credentials`: GET the orders endpoint with per_page=1 (the permission the
+          revenue fetch needs).
 Errors:   401/403, or a body code woocommerce_rest_cannot_view /
           woocommerce_rest_authentication_error → auth; 429 → rate limited (`Retry-After`
           when sent, else 30 s); 5xx → upstream; other statuses (e.g. 404 rest_no_route when
@@ -42,7 +44,14 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from providers._common import MAX_PAGES, error_body, error_for_status, iso_utc, quote
-from providers.base import ProviderContext, RevenueProvider, RevenueResult, SourceKind
+from providers.base import (
+    CredentialCheck,
+    CredentialCheckContext,
+    ProviderContext,
+    RevenueProvider,
+    RevenueResult,
+    SourceKind,
+)
 from providers.errors import ProviderAuthError, ProviderBadResponse, ProviderError
 from providers.http import HttpConfig, HttpResponse, ProviderHttp
 from providers.money import add_amount, decimal_to_minor, normalise_currency
@@ -63,13 +72,35 @@ class WooCommerceProvider(RevenueProvider):
         config = HttpConfig.from_options(getattr(settings, "PROVIDER_HTTP", None), **http_options)
         self.http = ProviderHttp(platform=self.key, config=config)
 
-    def fetch_revenue(self, ctx: ProviderContext) -> RevenueResult:
+    def verify_credentials(self, ctx: CredentialCheckContext) -> CredentialCheck:
         url, headers = self._endpoint(ctx.platform_account_id)
-        consumer_key, _, consumer_secret = ctx.access_token.partition(":")
+        consumer_key, consumer_secret = self._keys(ctx.access_token or "")
+        response = self.http.request(
+            "GET",
+            url,
+            correlation_id=ctx.correlation_id,
+            headers=headers,
+            params={"per_page": 1},
+            auth=(consumer_key, consumer_secret),
+            secrets=[ctx.access_token],
+        )
+        if not response.ok:
+            raise self._error(response, [ctx.access_token or "", consumer_secret])
+        if not isinstance(response.json(), list):
+            raise ProviderBadResponse("orders response is not a JSON list", platform=self.key)
+        return CredentialCheck()
+
+    def _keys(self, credentials: str) -> tuple[str, str]:
+        consumer_key, _, consumer_secret = credentials.partition(":")
         if not consumer_key or not consumer_secret:
             raise ProviderAuthError(
                 "stored credentials are not in consumer_key:consumer_secret form", platform=self.key
             )
+        return consumer_key, consumer_secret
+
+    def fetch_revenue(self, ctx: ProviderContext) -> RevenueResult:
+        url, headers = self._endpoint(ctx.platform_account_id)
+        consumer_key, consumer_secret = self._keys(ctx.access_token)
         params: dict[str, Any] = {
             "after": iso_utc(ctx.window_start),
             "before": iso_utc(ctx.window_end),

@@ -8,6 +8,7 @@ Tenant ids are streamed through a bounded queue, so memory does not grow with th
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import logging
@@ -20,8 +21,9 @@ from typing import Any
 
 from django.db import connections
 
-from revenue.realtime import revenue_refresh
+from revenue.realtime import RefreshResult, revenue_refresh
 from revenue.selectors import tenant_ids_iter
+from skeldir.correlation import correlation_id_var, tenant_id_var
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +125,34 @@ def _refresh_one(tenant_id: uuid.UUID, ahead_seconds: float) -> str:
         logger.exception("refresh_tenant_error", extra={"event": "refresh_tenant_error", "tenant_id": str(tenant_id)})
         return "errors"
     return _COUNTERS[result.outcome]
+
+
+def revenue_refresh_tenants(
+    tenant_ids: list[uuid.UUID], *, correlation_id: str, force: bool = False, concurrency: int = 8
+) -> dict[uuid.UUID, RefreshResult | None]:
+    """Refresh these tenants now, a bounded number at a time, each through the leader path
+    (an operator's "refresh now"; `force` refreshes even fresh or cooling entries). Returns
+    each tenant's result, None when its refresh raised (logged)."""
+    if not tenant_ids:
+        return {}
+
+    def one(tenant_id: uuid.UUID) -> RefreshResult | None:
+        cid_token, tenant_token = correlation_id_var.set(correlation_id), tenant_id_var.set(str(tenant_id))
+        try:
+            return revenue_refresh(tenant_id, correlation_id=correlation_id, force=force)
+        except Exception:  # noqa: BLE001 - one tenant's trouble is reported, not raised
+            logger.exception(
+                "refresh_tenant_error", extra={"event": "refresh_tenant_error", "tenant_id": str(tenant_id)}
+            )
+            return None
+        finally:
+            correlation_id_var.reset(cid_token)
+            tenant_id_var.reset(tenant_token)
+            connections.close_all()  # this thread's connections; the lock is already released
+
+    workers = max(1, min(concurrency, len(tenant_ids)))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh-now") as pool:
+        return dict(zip(tenant_ids, pool.map(one, tenant_ids), strict=True))
 
 
 def parse_shard(value: str) -> tuple[int, int]:

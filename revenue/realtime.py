@@ -14,18 +14,23 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 import uuid
 from datetime import datetime
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from connections.selectors import connection_list_active
 from revenue import clock
 from revenue.locks import advisory_key, lock_held, lock_wait_released
+from revenue.observability import cooldown_entered, refresh_observed
 from revenue.selectors import CacheEntryState, cache_entry_get, cache_entry_read
 from revenue.services import cache_entry_store_failure, cache_entry_store_snapshot
 from revenue.snapshot import Figures, Snapshot, SourceState, day_window
 from revenue.sources import SourceOutcome, retry_not_before, sources_fetch
+from skeldir.memo import BoundedMemo
 from skeldir.models import Tenant
 from skeldir.tenancy import tenant_context
 
@@ -64,11 +69,32 @@ def tenant_lock_key(tenant_id: uuid.UUID) -> int:
     return advisory_key(LOCK_NAMESPACE, tenant_id)
 
 
+# Fresh entries this process has read, so a hit costs no database round trip. Bounded in
+# number, and each is forgotten at its own expiry: nothing is served that the database
+# would not serve as fresh at that moment (DESIGN.md §7, step 1).
+_fresh_entries: BoundedMemo[CacheEntryState] = BoundedMemo(settings.REVENUE_MEMO_SIZE)
+
+
+def _remember(tenant_id: uuid.UUID, entry: CacheEntryState) -> None:
+    _fresh_entries.put(tenant_id, entry, deadline=entry.expires_at.timestamp())
+
+
+@receiver(setting_changed)
+def _reset_memo(*, setting: str, **kwargs: object) -> None:
+    if setting == "REVENUE_MEMO_SIZE":
+        _fresh_entries.clear()
+        _fresh_entries.maxsize = settings.REVENUE_MEMO_SIZE
+
+
 def revenue_get(tenant_id: uuid.UUID, *, correlation_id: str) -> RevenueRead:
     """The API's read-through. Raises RevenueUnavailable or TenantNotFound."""
     now = clock.now()
+    remembered = _fresh_entries.get(tenant_id, now.timestamp())
+    if remembered is not None:
+        return RevenueRead(remembered, "hit")
     entry = cache_entry_get(tenant_id)
     if entry is not None and entry.is_fresh(now):
+        _remember(tenant_id, entry)
         return RevenueRead(entry, "hit")
     if entry is not None and entry.is_cooling(now):
         return _cooling(entry, now)
@@ -79,16 +105,17 @@ def revenue_get(tenant_id: uuid.UUID, *, correlation_id: str) -> RevenueRead:
             result = _refresh_locked(tenant_id, correlation_id=correlation_id, ahead_seconds=0, force=False)
             if result.outcome == "missing_tenant":
                 raise TenantNotFound(str(tenant_id))
-            return _served(result.entry, clock.now(), "leader")
+            return _served(tenant_id, result.entry, clock.now(), "leader")
 
     # Follower: woken by the leader's release, not by polling.
     if not lock_wait_released(key, settings.REVENUE_SINGLEFLIGHT_WAIT_SECONDS):
         raise RevenueUnavailable("refresh_timeout", 1)
-    return _served(cache_entry_get(tenant_id), clock.now(), "follower")
+    return _served(tenant_id, cache_entry_get(tenant_id), clock.now(), "follower")
 
 
-def _served(entry: CacheEntryState | None, now: datetime, outcome: str) -> RevenueRead:
+def _served(tenant_id: uuid.UUID, entry: CacheEntryState | None, now: datetime, outcome: str) -> RevenueRead:
     if entry is not None and entry.is_fresh(now):
+        _remember(tenant_id, entry)
         return RevenueRead(entry, outcome)
     if entry is not None and entry.is_cooling(now):
         return _cooling(entry, now)
@@ -116,6 +143,7 @@ def _refresh_locked(
     tenant_id: uuid.UUID, *, correlation_id: str, ahead_seconds: float, force: bool
 ) -> RefreshResult:
     now = clock.now()
+    started = time.monotonic()
     with tenant_context(tenant_id):
         entry = cache_entry_read(tenant_id)
         if not force and entry is not None and not entry.is_due(now, ahead_seconds=ahead_seconds):
@@ -127,7 +155,15 @@ def _refresh_locked(
 
     previous = _previous_snapshot(entry)
     window = day_window(now, tenant.timezone)
-    logger.info("refresh_started", extra={"event": "refresh_started", "tenant_id": str(tenant_id), "correlation_id": correlation_id})
+    logger.info(
+        "refresh_started",
+        extra={
+            "event": "refresh_started",
+            "tenant_id": str(tenant_id),
+            "correlation_id": correlation_id,
+            "platforms": sorted({c.platform for c in connections}),
+        },
+    )
     outcomes = sources_fetch(
         tenant_id=tenant_id,
         connections=connections,
@@ -144,13 +180,19 @@ def _refresh_locked(
     with tenant_context(tenant_id):
         if failures and not succeeded:
             cooldown = max([settings.REVENUE_ERROR_COOLDOWN_SECONDS] + [o.retry_after or 0 for o in failures])
-            cache_entry_store_failure(tenant_id=tenant_id, now=finished, cooldown_seconds=cooldown, error_message=summary)
+            until = cache_entry_store_failure(
+                tenant_id=tenant_id, now=finished, cooldown_seconds=cooldown, error_message=summary
+            )
             outcome = "failed"
         else:
             snapshot = _snapshot(tenant, window, outcomes, previous, finished)
             cache_entry_store_snapshot(tenant_id=tenant_id, snapshot=snapshot, now=finished, error_message=summary)
             outcome = "partial" if summary else "refreshed"
         stored = cache_entry_read(tenant_id)
+    elapsed = time.monotonic() - started
+    if outcome == "failed":
+        cooldown_entered(tenant_id=tenant_id, correlation_id=correlation_id, until=until, seconds=max(1, cooldown))
+    refresh_observed(outcome=outcome, duration_seconds=elapsed)
     logger.info(
         "refresh_finished",
         extra={
@@ -158,7 +200,7 @@ def _refresh_locked(
             "tenant_id": str(tenant_id),
             "correlation_id": correlation_id,
             "outcome": outcome,
-            "duration_ms": round((finished - now).total_seconds() * 1000, 1),
+            "duration_ms": round(elapsed * 1000, 1),
         },
     )
     return RefreshResult(tenant_id, outcome, stored)

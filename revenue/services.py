@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from psycopg.types.json import Jsonb
 
 from revenue.models import REALTIME_CACHE_KEY
 from revenue.snapshot import Snapshot
 
 MAX_ERROR_MESSAGE = 2000
+
+logger = logging.getLogger(__name__)
 
 
 def cache_entry_store_snapshot(
@@ -79,7 +83,32 @@ def cache_entry_clear_cooldown(*, tenant_id: uuid.UUID) -> bool:
             "WHERE tenant_id = %s AND cache_key = %s AND error_cooldown_until IS NOT NULL",
             [tenant_id, REALTIME_CACHE_KEY],
         )
-        return cursor.rowcount > 0
+        cleared = cursor.rowcount > 0
+    if cleared:
+        logger.info("cooldown_cleared", extra={"event": "cooldown_cleared", "tenant_id": str(tenant_id)})
+    return cleared
+
+
+def cache_entries_clear_cooldown(*, tenant_ids: Iterable[uuid.UUID], using: str, actor: str) -> list[uuid.UUID]:
+    """An operator ends the cooldown of several tenants' entries at once, through `using`
+    (the admin's operator alias: the runtime role would see none of them). The next read
+    or cron pass refreshes them. Returns the tenants whose entry had a cooldown."""
+    ids = list(tenant_ids)
+    if not ids:
+        return []
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "UPDATE revenue_cache_entries SET error_cooldown_until = NULL, updated_at = now() "
+            "WHERE tenant_id = ANY(%s) AND cache_key = %s AND error_cooldown_until IS NOT NULL RETURNING tenant_id",
+            [ids, REALTIME_CACHE_KEY],
+        )
+        cleared = [row[0] for row in cursor.fetchall()]
+    for tenant_id in cleared:
+        logger.info(
+            "cooldown_cleared",
+            extra={"event": "cooldown_cleared", "tenant_id": str(tenant_id), "actor": actor, "outcome": "cleared"},
+        )
+    return cleared
 
 
 def _truncate(message: str | None) -> str | None:

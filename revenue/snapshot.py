@@ -16,6 +16,7 @@ Serialisation round-trips exactly, and the strong ETag is a hash of the canonica
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import uuid
@@ -141,11 +142,12 @@ class Snapshot:
                 totals[currency] = totals.get(currency, 0) + minor
         return dict(sorted(totals.items()))
 
-    @property
+    # Derived once per instance (the dataclass is frozen, so they cannot go stale).
+    @functools.cached_property
     def sales_by_currency(self) -> dict[str, int]:
         return self._by_currency(SALES)
 
-    @property
+    @functools.cached_property
     def claimed_by_currency(self) -> dict[str, int]:
         return self._by_currency(CLAIMED)
 

@@ -14,18 +14,20 @@ import functools
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
 
 from connections.crypto import CredentialKeyError
 from connections.models import LifecycleStatus, PlatformConnection
-from connections.selectors import CredentialTokens, credential_get
+from connections.selectors import CredentialTokens, credential_get, credentials_get_many
 from connections.services import credential_mark_refresh_failed, credential_mark_refreshed, credential_mark_revoked
 from providers.base import ProviderContext, RevenueProvider, RevenueResult, TokenRefreshContext
 from providers.errors import ProviderError, ProviderTokenRevoked
 from providers.registry import UnknownProvider, provider_get
 from revenue.locks import advisory_key, lock_try, lock_release, lock_wait_released
+from revenue.observability import credential_observed, source_observed
 from revenue.snapshot import STATUS_CREDENTIAL, STATUS_OK, STATUS_RECONNECT, SourceState
 from skeldir.tenancy import tenant_context
 
@@ -100,8 +102,13 @@ def sources_fetch(
             continue
         calls.append((conn, provider, access))
 
+    durations: dict[str, float] = {}
+    started = time.monotonic()
     futures = {
         _executor().submit(
+            _timed,
+            durations,
+            str(conn.id),
             provider.fetch_revenue,
             ProviderContext(
                 tenant_id=tenant_id,
@@ -119,7 +126,25 @@ def sources_fetch(
     done, _ = concurrent.futures.wait(futures, timeout=max(0.0, deadline - time.monotonic()))
     for future, (conn, provider) in futures.items():
         outcomes[str(conn.id)] = _fetch_outcome(future, conn, provider, finished=future in done)
+        durations.setdefault(str(conn.id), time.monotonic() - started)  # still running at the deadline
+    for conn in connections:
+        outcome = outcomes[str(conn.id)]
+        if outcome.carried is None:  # a source left alone (platform back-off) reports nothing new
+            source_observed(
+                tenant_id=tenant_id, correlation_id=correlation_id, platform=conn.platform,
+                account=conn.platform_account_id, status=outcome.status,
+                duration_seconds=durations.get(str(conn.id)), error=outcome.error,
+            )
     return [outcomes[str(conn.id)] for conn in connections]
+
+
+def _timed(durations: dict[str, float], key: str, fetch: Callable[[ProviderContext], RevenueResult],
+           context: ProviderContext) -> RevenueResult:
+    started = time.monotonic()
+    try:
+        return fetch(context)
+    finally:
+        durations[key] = time.monotonic() - started
 
 
 def _fetch_outcome(
@@ -157,18 +182,18 @@ def _credentials_read(
     """Decrypt every connection's credential in one short transaction."""
     found: dict[str, CredentialTokens | SourceOutcome] = {}
     with tenant_context(tenant_id):
-        for conn in connections:
-            try:
-                tokens = credential_get(connection_id=conn.id)
-            except CredentialKeyError as exc:
-                found[str(conn.id)] = _outcome(conn, "sales", STATUS_CREDENTIAL, error=str(exc))
-                continue
-            if tokens is None or tokens.lifecycle_status == LifecycleStatus.REVOKED:
-                found[str(conn.id)] = _outcome(
-                    conn, "sales", STATUS_RECONNECT, error=f"{conn.platform} account must be reconnected"
-                )
-            else:
-                found[str(conn.id)] = tokens
+        stored = credentials_get_many(connection_ids=[conn.id for conn in connections])
+    for conn in connections:
+        tokens = stored.get(conn.id)
+        if isinstance(tokens, CredentialKeyError):
+            found[str(conn.id)] = _outcome(conn, "sales", STATUS_CREDENTIAL, error=str(tokens))
+            continue
+        if tokens is None or tokens.lifecycle_status == LifecycleStatus.REVOKED:
+            found[str(conn.id)] = _outcome(
+                conn, "sales", STATUS_RECONNECT, error=f"{conn.platform} account must be reconnected"
+            )
+        else:
+            found[str(conn.id)] = tokens
     return found
 
 
@@ -234,20 +259,16 @@ def credential_refresh(
         except ProviderTokenRevoked as exc:
             with tenant_context(tenant_id):
                 credential_mark_revoked(credential_id=current.credential_id, failure_class=f"{exc.kind}_revoked", now=now)
-            logger.warning(
-                "credential_revoked",
-                extra={"event": "credential_revoked", "platform": conn.platform, "tenant_id": str(tenant_id)},
-            )
+            credential_observed(tenant_id=tenant_id, correlation_id=correlation_id, platform=conn.platform,
+                                outcome="revoked", kind=exc.kind)
             raise
         except ProviderError as exc:
             with tenant_context(tenant_id):
                 credential_mark_refresh_failed(
                     credential_id=current.credential_id, failure_class=exc.kind, retry_after=exc.retry_after, now=now
                 )
-            logger.warning(
-                "credential_refresh_failed",
-                extra={"event": "credential_refresh_failed", "platform": conn.platform, "outcome": exc.kind},
-            )
+            credential_observed(tenant_id=tenant_id, correlation_id=correlation_id, platform=conn.platform,
+                                outcome="failed", kind=exc.kind)
             raise
         with tenant_context(tenant_id):
             credential_mark_refreshed(
@@ -260,7 +281,8 @@ def credential_refresh(
                 token_type=refreshed.token_type,
                 now=now,
             )
-        logger.info("credential_refreshed", extra={"event": "credential_refreshed", "platform": conn.platform})
+        credential_observed(tenant_id=tenant_id, correlation_id=correlation_id, platform=conn.platform,
+                            outcome="refreshed")
         return _reread(tenant_id, conn, tokens)
     finally:
         lock_release(key)

@@ -7,3 +7,12 @@ SELECT format('CREATE ROLE %I LOGIN CREATEDB CREATEROLE NOSUPERUSER NOBYPASSRLS'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'owner') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'owner')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec
+-- The operators' role (the admin's `operator` alias, DATABASE_OPERATOR_URL): BYPASSRLS so the
+-- admin sees every tenant, which only a superuser may grant; not a superuser, owns nothing,
+-- creates nothing. What it may read and update is granted by the migrations.
+\if :{?operator}
+\else
+\set operator skeldir_operator
+\endif
+SELECT format('CREATE ROLE %I LOGIN NOSUPERUSER BYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT', :'operator')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'operator') \gexec

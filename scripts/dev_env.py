@@ -23,6 +23,8 @@ def generated() -> dict[str, str]:
     ring = {"current": "dev-1", "keys": {"dev-1": secrets.token_urlsafe(32)}}
     lines["CREDENTIAL_ENCRYPTION_KEYS"] = f"CREDENTIAL_ENCRYPTION_KEYS='{json.dumps(ring)}'"
     lines["ALLOWED_HOSTS"] = "ALLOWED_HOSTS=127.0.0.1,localhost"
+    # The demo's operator (`manage.py create_operator --username operator`) logs in to the admin with it.
+    lines["DEMO_OPERATOR_PASSWORD"] = f"DEMO_OPERATOR_PASSWORD={secrets.token_urlsafe(18)}"
     # The API's bearer tokens (`manage.py issue_token`): an RSA key pair, the public half in the key ring.
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private_pem = key.private_bytes(

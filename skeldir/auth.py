@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+
+from skeldir.memo import BoundedMemo
 
 logger = logging.getLogger("skeldir.auth")
 
@@ -158,8 +161,22 @@ def principal_from_authorization(header: bytes) -> tuple[TokenPrincipal, Mapping
         token = raw.decode("ascii")
     except UnicodeDecodeError:
         raise TokenRefused("The bearer token is not a well-formed JWT.", "token_malformed") from None
+    now = time.time()
+    known = _verified_tokens.get(token, now)
+    if known is not None:
+        return known
     claims = _verified_claims(token)
-    return _principal(claims), MappingProxyType(claims)
+    verified = (_principal(claims), MappingProxyType(claims))
+    # A dashboard polls with the same token: remember it until it expires (the leeway
+    # included, as PyJWT would accept it), so the signature is verified once per process.
+    _verified_tokens.put(token, verified, deadline=float(claims["exp"]) + settings.JWT_LEEWAY_SECONDS)
+    return verified
+
+
+# Tokens that verified, by their text; bounded in number and by each token's own expiry.
+_verified_tokens: BoundedMemo[tuple[TokenPrincipal, Mapping[str, Any]]] = BoundedMemo(
+    settings.JWT_VERIFIED_TOKENS_MEMO_SIZE
+)
 
 
 def _verified_claims(token: str) -> dict[str, Any]:
@@ -333,6 +350,8 @@ def _reset_keys(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith("JWT_"):
         _key_ring.cache_clear()
         _jwks_client.cache_clear()
+        _verified_tokens.clear()
+        _verified_tokens.maxsize = settings.JWT_VERIFIED_TOKENS_MEMO_SIZE
 
 
 def _verification_key(kid: str) -> VerifyingKey | jwt.PyJWK:

@@ -83,3 +83,57 @@ def runtime_role_and_grants() -> migrations.RunPython:
     """Create the runtime role if it does not exist and let it use (only) the tables the
     owner creates from now on: DML, never DDL, TRUNCATE or ownership."""
     return migrations.RunPython(_create_runtime_role, _revoke_runtime_role)
+
+
+def operator_role() -> str | None:
+    role = settings.DATABASE_OPERATOR_ROLE
+    if not role:
+        return None
+    if not _ROLE_NAME.match(role):
+        raise ValueError(f"DATABASE_OPERATOR_ROLE {role!r} must be a lower-case SQL identifier")
+    return role
+
+
+def operator_grants(
+    *, select: dict[str, list[str] | None], update: dict[str, list[str]]
+) -> migrations.RunPython:
+    """Let the operators' role (BYPASSRLS, created by a superuser: see scripts/bootstrap_db.sql)
+    read `select` (table -> columns, None for all) and update only the `update` columns.
+    Nothing else: no insert, no delete, no default privileges on future tables. Columns a
+    table does not list (the encrypted tokens) cannot even be read. The role must exist;
+    with DATABASE_OPERATOR_ROLE empty nothing is granted."""
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        role = operator_role()
+        if role is None:
+            return
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", [role])
+            row = cursor.fetchone()
+            if row is None:
+                raise RuntimeError(
+                    f"The operator role {role!r} does not exist. Create it as a superuser (`make db` does: "
+                    f"CREATE ROLE {role} LOGIN NOSUPERUSER BYPASSRLS NOCREATEDB NOCREATEROLE), "
+                    "or set DATABASE_OPERATOR_ROLE to an empty value to run without the admin."
+                )
+            if row[0]:
+                raise RuntimeError(f"The operator role {role!r} must not be a superuser.")
+            cursor.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+            for table, columns in select.items():
+                what = f"SELECT ({', '.join(columns)})" if columns else "SELECT"
+                cursor.execute(f"GRANT {what} ON {table} TO {role}")
+            for table, columns in update.items():
+                cursor.execute(f"GRANT UPDATE ({', '.join(columns)}) ON {table} TO {role}")
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        role = operator_role()
+        if role is None:
+            return
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+            if cursor.fetchone() is None:
+                return
+            for table in {*select, *update}:
+                cursor.execute(f"REVOKE ALL ON {table} FROM {role}")
+
+    return migrations.RunPython(forwards, backwards)

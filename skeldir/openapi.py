@@ -66,8 +66,9 @@ ERROR_RESPONSES = {
     (406, "application/problem+json"): problem("The Accept header excludes application/json."),
     (500, "application/problem+json"): problem("Unexpected error; no details are disclosed."),
     (503, "application/problem+json"): problem(
-        "Revenue temporarily unavailable: the tenant cools down after a failed refresh, or another "
-        "request's refresh did not finish in time. Retry after `Retry-After` seconds."
+        "Revenue temporarily unavailable: the tenant cools down after a failed refresh, another "
+        "request's refresh did not finish in time, or the database is unreachable. Retry after "
+        "`Retry-After` seconds."
     ),
 }
 

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -31,8 +32,10 @@ TITLES = {
     405: "Method Not Allowed",
     406: "Not Acceptable",
     415: "Unsupported Media Type",
+    422: "Unprocessable Content",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    502: "Bad Gateway",
     503: "Service Unavailable",
 }
 
@@ -75,6 +78,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             status_code = status.HTTP_401_UNAUTHORIZED
         if getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is unreachable (or the connection broke): a temporary condition,
+        # not a bug. The driver's message may name hosts and roles: it is logged, not sent.
+        logger.error("database_unavailable", extra={"event": "database_unavailable", "path": request.path})
+        status_code, code = 503, "database_unavailable"
+        detail = "The service cannot reach its database; retry shortly."
+        headers["Retry-After"] = "1"
     else:
         logger.error(
             "unhandled_api_error",
@@ -115,12 +125,16 @@ def _www_authenticate(request: Any, exc: Exception, status_code: int) -> dict[st
     return {"WWW-Authenticate": value} if value else {}
 
 
-def _django_problem(request: HttpRequest, status_code: int, code: str, detail: str) -> HttpResponse:
+def problem_response(request: HttpRequest, status_code: int, code: str, detail: str) -> HttpResponse:
+    """A problem+json response outside DRF (probes, Django-level handlers)."""
     response = JsonResponse(problem_body(request, status_code, code, detail), status=status_code)
     response["Content-Type"] = CONTENT_TYPE
     if status_code >= 500:
         response["Cache-Control"] = "no-store"
     return response
+
+
+_django_problem = problem_response
 
 
 def _is_api(request: HttpRequest) -> bool:

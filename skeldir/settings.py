@@ -34,7 +34,7 @@ SECRET_KEY = env.str("SECRET_KEY", default="") or (
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "skeldir.apps.OperatorAdminConfig",  # django.contrib.admin with the operators' site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -50,7 +50,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "skeldir.correlation.CorrelationIdMiddleware",
+    "skeldir.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -82,15 +84,21 @@ TEMPLATES = [
 #   default: the runtime role (DATABASE_URL). Not a superuser, not BYPASSRLS, owns nothing,
 #            so row-level security applies to everything the API and the refresher do.
 #   owner:   the schema owner (DATABASE_OWNER_URL). Used only by `migrate`.
+#   operator: the operators' cross-tenant role (DATABASE_OPERATOR_URL): BYPASSRLS, owns
+#            nothing, may read the tenant tables (never the encrypted tokens) and update the
+#            few columns the admin actions touch. Used only by the admin site and the
+#            scrape-time gauges of /metrics, and only inside skeldir.operator.operator_access().
 # Both default to the local server's socket, database `skeldir` (see `make db`).
 DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://skeldir_app@/skeldir"),
     "owner": env.db("DATABASE_OWNER_URL", default="postgres://skeldir_owner@/skeldir"),
+    "operator": env.db("DATABASE_OPERATOR_URL", default="postgres://skeldir_operator@/skeldir"),
 }
+_DATABASE_VARIABLES = {"default": "DATABASE_URL", "owner": "DATABASE_OWNER_URL", "operator": "DATABASE_OPERATOR_URL"}
 for _alias, _db in DATABASES.items():
     if _db["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured(
-            f"{'DATABASE_URL' if _alias == 'default' else 'DATABASE_OWNER_URL'} must point at PostgreSQL "
+            f"{_DATABASE_VARIABLES.get(_alias, _alias)} must point at PostgreSQL "
             "(row-level security, advisory locks and pgcrypto are required)."
         )
     _db.setdefault("OPTIONS", {})
@@ -98,9 +106,15 @@ for _alias, _db in DATABASES.items():
     _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     _db["CONN_HEALTH_CHECKS"] = True
 DATABASES["owner"]["CONN_MAX_AGE"] = 0
+DATABASES["operator"]["CONN_MAX_AGE"] = 0  # admin pages and scrapes are rare: no idle connections per thread
 DATABASE_ROUTERS = ["skeldir.routers.MigrationsAsOwnerRouter"]
 # The role row-level security is enforced on; migrations create it if missing and grant it DML.
 DATABASE_RUNTIME_ROLE = env.str("DATABASE_RUNTIME_ROLE", default=DATABASES["default"].get("USER") or "skeldir_app")
+# The role migrations grant the operators' reads and updates to (created by `make db`, as
+# BYPASSRLS needs a superuser). Empty: no grants, and no admin.
+DATABASE_OPERATOR_ROLE = env.str(
+    "DATABASE_OPERATOR_ROLE", default=DATABASES["operator"].get("USER") or "skeldir_operator"
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -144,6 +158,9 @@ REVENUE_SINGLEFLIGHT_WAIT_SECONDS = env.float("REVENUE_SINGLEFLIGHT_WAIT_SECONDS
 REVENUE_REFRESH_AHEAD_SECONDS = env.int("REVENUE_REFRESH_AHEAD_SECONDS", default=10)
 REVENUE_STALE_IF_ERROR_SECONDS = env.int("REVENUE_STALE_IF_ERROR_SECONDS", default=0)
 REVENUE_TENANT_DEADLINE_SECONDS = env.float("REVENUE_TENANT_DEADLINE_SECONDS", default=20.0)
+# Fresh snapshots remembered per process, so a cache hit needs no database round trip;
+# never served past their expiry (0 turns it off).
+REVENUE_MEMO_SIZE = env.int("REVENUE_MEMO_SIZE", default=5_000)
 # Threads calling platforms, shared by all refreshes of a process (adapters do I/O only).
 REVENUE_FETCH_WORKERS = env.int("REVENUE_FETCH_WORKERS", default=32)
 
@@ -190,6 +207,60 @@ REVENUE_PROVIDERS: dict[str, dict[str, Any]] = {
     },
 }
 
+# --- Connecting accounts: OAuth install flows (connections/oauth/) ---------------------------
+# App credentials come from the environment; a platform without them answers `start` with
+# 503 oauth_unavailable. Endpoints default to the platforms' and are overridable like the
+# API base URLs (the local simulator in the demo and tests).
+OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", default=600)
+# The public base of the callback URLs registered with the platforms (e.g.
+# https://api.skeldir.com); empty: the host the `start` request came to.
+OAUTH_REDIRECT_BASE_URL = env.str("OAUTH_REDIRECT_BASE_URL", default="")
+# Where the merchant's browser lands after the callback (query: status, platform, and the
+# connection ids or the error code; never a secret). Empty: the callback answers itself.
+OAUTH_SUCCESS_URL = env.str("OAUTH_SUCCESS_URL", default="")
+OAUTH_FAILURE_URL = env.str("OAUTH_FAILURE_URL", default="")
+CONNECTIONS_OAUTH: dict[str, dict[str, Any]] = {
+    "stripe": {
+        "CLASS": "connections.oauth.stripe.StripeOAuth",
+        "OPTIONS": {
+            "client_id": env.str("STRIPE_OAUTH_CLIENT_ID", default=""),  # ca_…
+            "client_secret": env.str("STRIPE_OAUTH_CLIENT_SECRET", default=""),  # the platform's secret key
+            "authorize_url": env.str("STRIPE_OAUTH_AUTHORIZE_URL", default="https://connect.stripe.com/oauth/authorize"),
+            "token_url": env.str("STRIPE_OAUTH_TOKEN_URL", default="https://connect.stripe.com/oauth/token"),
+            "revoke_url": env.str("STRIPE_OAUTH_DEAUTHORIZE_URL", default="https://connect.stripe.com/oauth/deauthorize"),
+        },
+    },
+    "shopify": {
+        "CLASS": "connections.oauth.shopify.ShopifyOAuth",
+        "OPTIONS": {
+            "client_id": env.str("SHOPIFY_OAUTH_CLIENT_ID", default=""),
+            "client_secret": env.str("SHOPIFY_OAUTH_CLIENT_SECRET", default=""),
+            # Empty: the shop's own https://<shop>.myshopify.com, as Shopify requires.
+            "base_url": env.str("SHOPIFY_OAUTH_BASE_URL", default=env.str("SHOPIFY_API_BASE_URL", default="")),
+        },
+    },
+    "google_ads": {
+        "CLASS": "connections.oauth.google_ads.GoogleAdsOAuth",
+        "OPTIONS": {
+            "client_id": env.str("GOOGLE_OAUTH_CLIENT_ID", default=""),
+            "client_secret": env.str("GOOGLE_OAUTH_CLIENT_SECRET", default=""),
+            "authorize_url": env.str("GOOGLE_OAUTH_AUTHORIZE_URL", default="https://accounts.google.com/o/oauth2/v2/auth"),
+            "token_url": env.str("GOOGLE_OAUTH_TOKEN_URL", default="https://oauth2.googleapis.com/token"),
+            "revoke_url": env.str("GOOGLE_OAUTH_REVOKE_URL", default="https://oauth2.googleapis.com/revoke"),
+        },
+    },
+    "meta_ads": {
+        "CLASS": "connections.oauth.meta_ads.MetaAdsOAuth",
+        "OPTIONS": {
+            "client_id": env.str("META_OAUTH_CLIENT_ID", default=""),  # the app id
+            "client_secret": env.str("META_OAUTH_CLIENT_SECRET", default=""),  # the app secret
+            "authorize_url": env.str("META_OAUTH_AUTHORIZE_URL", default="https://www.facebook.com/v27.0/dialog/oauth"),
+            # Token exchange and permission removal are Graph API calls.
+            "base_url": env.str("META_OAUTH_BASE_URL", default=env.str("META_API_BASE_URL", default="https://graph.facebook.com")),
+        },
+    },
+}
+
 # --- API authentication (DESIGN.md §8) --------------------------------------------------
 # Verification keys: a key ring {kid: public key PEM} and/or a JWKS URL. Algorithms are
 # fixed here, never taken from a token.
@@ -200,6 +271,8 @@ JWT_ALGORITHMS = env.list("JWT_ALGORITHMS", default=["RS256"])
 JWT_ISSUER = env.str("JWT_ISSUER", default="")
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="")
 JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=30)
+# Tokens that verified are remembered per process until they expire (0 turns it off).
+JWT_VERIFIED_TOKENS_MEMO_SIZE = env.int("JWT_VERIFIED_TOKENS_MEMO_SIZE", default=10_000)
 # Minting (`manage.py issue_token`, the demo): a private key PEM and its kid.
 JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="", multiline=True)
 JWT_SIGNING_KID = env.str("JWT_SIGNING_KID", default="")
@@ -227,6 +300,38 @@ SPECTACULAR_SETTINGS = {
 }
 
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+# "Refresh now" in the admin refreshes at most this many tenants per action.
+ADMIN_REFRESH_MAX_TENANTS = env.int("ADMIN_REFRESH_MAX_TENANTS", default=20)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Admin sessions and transport security (secure unless DJANGO_DEBUG) ---------------------
+# TLS is expected to end in front of the service: set SECURE_PROXY_SSL_HEADER to the header
+# the proxy sets (e.g. HTTP_X_FORWARDED_PROTO) so Django knows a request came over https.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="")
+SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- Metrics (/metrics) -------------------------------------------------------------------
+# Set: scrapes need `Authorization: Bearer <METRICS_TOKEN>`. Empty: loopback clients only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Internationalisation, static ---------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -234,12 +339,42 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / ".dev" / "static"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / ".dev" / "static")
+# The admin's CSS and JS, served by WhiteNoise from STATIC_ROOT (`manage.py collectstatic`),
+# compressed and with hashed names so they can be cached for ever.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
+# Structured logs (skeldir/logging.py): JSON lines unless LOG_FORMAT=text (the default with
+# DJANGO_DEBUG). Every record passes the context filter (correlation id, tenant) and the
+# redaction filter (no token or key value survives) before it is written.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "context": {"()": "skeldir.logging.ContextFilter"},
+        "redact": {"()": "skeldir.logging.RedactSecretsFilter"},
+    },
+    "formatters": {
+        "json": {"()": "skeldir.logging.JsonFormatter"},
+        "text": {"()": "skeldir.logging.TextFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "redact"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django's own loggers go through the same handler (its default debug console handler
+    # would print tracebacks unfiltered).
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        # Every request is already logged as `request_served` with its status; Django's own
+        # "Not Found"/"Bad Request" warnings would repeat the 4xx. Server errors still come.
+        "django.request": {"handlers": [], "level": "ERROR", "propagate": True},
+    },
 }

@@ -24,3 +24,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests configure JWT keys per test (pytest-django's `settings`); without this every command
 # run in a subprocess would print the "no verification keys" warning on stderr.
 SILENCED_SYSTEM_CHECKS = ["skeldir.W001"]
+# Static files straight from the apps (no collectstatic, no manifest) in tests.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

@@ -21,6 +21,8 @@ from django.db import connections
 
 from providers.sandbox import Sandbox
 from revenue import clock
+from tests.log_scan import SecretScanHandler, fixture_secrets
+from tests.simulation import _live_server, live_url, simulated_platforms  # noqa: F401 (fixtures)
 from tests.stubs import Clock, Platforms
 
 
@@ -91,3 +93,67 @@ def sandbox(_sandbox_server: Sandbox) -> Iterator[Sandbox]:
     _sandbox_server.reset()
     yield _sandbox_server
     _sandbox_server.reset()
+
+
+@pytest.fixture(autouse=True)
+def _forget_process_memos() -> Iterator[None]:
+    """Each test starts with empty per-process memos (fresh snapshots, verified tokens)."""
+    from revenue.realtime import _fresh_entries
+    from revenue.views import _snapshots, _v1_bodies
+    from skeldir.auth import _verified_tokens
+
+    for memo in (_fresh_entries, _snapshots, _v1_bodies, _verified_tokens):
+        memo.clear()
+    yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_secret_in_any_log() -> Iterator[SecretScanHandler]:
+    """Every log record of the session (as logged, and as the production pipeline writes
+    it) is searched for the suite's tokens and keys at the end; a find fails the session
+    (as an error in the teardown of the last test)."""
+    import logging
+
+    handler = SecretScanHandler()
+    root = logging.getLogger()
+    root.handlers.insert(0, handler)
+    yield handler
+    root.removeHandler(handler)
+    leaks = handler.leaks(fixture_secrets())
+    if leaks:
+        pytest.fail("fixture secrets found in log output:\n" + "\n".join(leaks[:20]), pytrace=False)
+
+
+@pytest.fixture
+def staff_user(committed_db: None) -> Iterator[object]:
+    """A staff superuser for the operators' admin (committed: the admin reads through its
+    own connection, the operator alias, which sees only committed rows)."""
+    import uuid
+
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user(
+        username=f"operator-{uuid.uuid4().hex[:8]}", password="operator-password-for-tests",
+        is_staff=True, is_superuser=True,
+    )
+    yield user
+    user.delete()  # and its admin log entries
+
+
+@pytest.fixture
+def staff_client(staff_user: object) -> object:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(staff_user)
+    return client
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ANN001, ARG001
+    """The resilience suite's fault matrix, counted (it reports on every run, workers included)."""
+    passed = [r for r in terminalreporter.stats.get("passed", []) if "test_fault_matrix.py" in r.nodeid]
+    failed = [r for r in terminalreporter.stats.get("failed", []) if "test_fault_matrix.py" in r.nodeid]
+    if passed or failed:
+        terminalreporter.write_line(
+            f"fault matrix: {len(passed)} of {len(passed) + len(failed)} platform x fault cases passed"
+        )

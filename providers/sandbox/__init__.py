@@ -4,7 +4,10 @@ It is not a platform and stands in for none in production: it answers the endpoi
 adapters in `providers/` call (Stripe charges, Shopify GraphQL orders, PayPal
 transaction search and tokens, WooCommerce orders, Google Ads search and OAuth tokens,
 Meta ad insights) with payloads shaped like the platforms' documented ones, so that the
-real adapters can be pointed at it through the *_API_BASE_URL settings.
+real adapters can be pointed at it through the *_API_BASE_URL settings. It also plays the
+authorization servers of Stripe Connect, Shopify, Google and Meta (authorize redirect with
+a code, token endpoint with PKCE, identity, revocation; see `oauth`) for the install flows
+of connections/oauth.
 
 - Data is deterministic per (platform, account) and UTC day and appears as the day goes
   on, including items the adapters must not count (see `data` for the account-name
@@ -19,6 +22,10 @@ Run it with `python manage.py provider_sandbox --port 8100`, or in tests:
         sandbox.set_fault("stripe", "acct_1", "429", retry_after=3, times=1)
         ...
         assert sandbox.calls("stripe", "acct_1") == 2
+        sandbox.register_app("google_ads", "client-id", "client-secret")  # an OAuth app
+        sandbox.set_consent("google_ads", ["1234567890"])  # what the next consent grants
+        ...
+        sandbox.endpoint_calls("google_ads")  # {"authorize": 1, "token": 1, "identity": 1, ...}
 """
 
 from providers.sandbox.server import Sandbox

@@ -4,7 +4,10 @@ GET    /_sandbox                 what is simulated, the clock, settings and acti
 POST   /_sandbox/faults          {"platform", "account" ("*" = all, default), "fault", params...}
 GET    /_sandbox/faults          {"faults": [...]}
 DELETE /_sandbox/faults          clear all (or ?platform=&account=)
-GET    /_sandbox/calls           {"<platform>": {"<account>": n}}  (?platform=&account= to narrow)
+GET    /_sandbox/calls           {"<platform>": {"<account>": n}}  (?platform=&account= to narrow;
+                                 ?by=endpoint: {"<platform>": {"<endpoint>": n}})
+POST   /_sandbox/oauth/apps      {"platform", "client_id", "client_secret"}: register an OAuth app
+POST   /_sandbox/oauth/consent   {"platform", "accounts": [...] | null, "deny": bool}: the next consents
 POST   /_sandbox/revoke          {"platform", "credential"}: refuse that exact credential
 POST   /_sandbox/clock           {"now": "<RFC 3339>" | null}: pin or release the clock
 POST   /_sandbox/config          {"timeout_ms", "page_cap", "token_ttl"} until the next reset
@@ -16,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from providers.sandbox.core import FAULTS, BadRequest, Request, Response, make_fault
+from providers.sandbox.core import FAULTS, BadRequest, Consent, Request, Response, make_fault
 from providers.sandbox.data import parse_instant
 
 if TYPE_CHECKING:
@@ -58,7 +61,7 @@ def handle(request: Request, dispatcher: Dispatcher) -> Response:
             if method == "DELETE":
                 return _ok({"cleared": state.clear_faults(request.arg("platform"), request.arg("account"))})
         if path == "/_sandbox/calls" and method == "GET":
-            calls = state.calls()
+            calls = state.endpoint_calls() if request.arg("by") == "endpoint" else state.calls()
             platform, account = request.arg("platform"), request.arg("account")
             if platform is not None:
                 calls = {platform: calls.get(platform, {})}
@@ -72,6 +75,32 @@ def handle(request: Request, dispatcher: Dispatcher) -> Response:
                 raise ValueError("revoke needs a known platform and a non-empty credential")
             state.revoke(platform, credential)
             return _ok({"revoked": True})
+        if path == "/_sandbox/oauth/apps" and method == "POST":
+            body = _object(request)
+            platform = body.get("platform")
+            client_id, client_secret = body.get("client_id"), body.get("client_secret")
+            if (
+                platform not in dispatcher.platforms
+                or not isinstance(client_id, str)
+                or not isinstance(client_secret, str)
+                or not client_id
+                or not client_secret
+            ):
+                raise ValueError("an app needs a known platform, a client_id and a client_secret")
+            state.register_app(platform, client_id, client_secret)
+            return Response.json(201, {"registered": {"platform": platform, "client_id": client_id}})
+        if path == "/_sandbox/oauth/consent" and method == "POST":
+            body = _object(request)
+            platform, accounts = body.get("platform"), body.get("accounts")
+            if platform not in dispatcher.platforms:
+                raise ValueError(f"unknown platform {platform!r}")
+            if accounts is not None and (
+                not isinstance(accounts, list) or not all(isinstance(a, str) and a for a in accounts)
+            ):
+                raise ValueError("accounts must be a list of account ids, or null for the default")
+            granted = tuple(accounts) if accounts is not None else None
+            state.set_consent(platform, Consent(accounts=granted, deny=bool(body.get("deny"))))
+            return _ok({"consent": {"platform": platform, "accounts": accounts, "deny": bool(body.get("deny"))}})
         if path == "/_sandbox/clock" and method == "POST":
             now = _object(request).get("now")
             state.set_now(parse_instant(now) if now else None)

@@ -6,7 +6,8 @@ threads and a test thread changing faults never race.
 
 Faults, set per (platform, account) — account "*" for all of a platform's accounts, an
 account's own fault winning — optionally for `times` requests and for one `endpoint`
-("data" or "token"). Every request is counted first, faulted or not.
+(see ENDPOINTS: "data", "token", and the authorization servers' "authorize", "identity",
+"revoke"). Every request is counted first, faulted or not, per account and per endpoint.
 
     latency      answer normally after latency_ms (default 200)
     timeout      stall latency_ms (default Settings.timeout_ms, 30 s), then answer normally
@@ -159,7 +160,7 @@ class Route:
     method: str
     pattern: re.Pattern[str]
     handler: str  # name of the Platform method
-    endpoint: str = "data"  # "data" or "token": faults may target one of them
+    endpoint: str = "data"  # one of ENDPOINTS: faults may target one of them
 
 
 def route(method: str, pattern: str, handler: str, endpoint: str = "data") -> Route:
@@ -217,6 +218,9 @@ FAULTS = (
     "oversized",
     "throttled",
 )
+# What a route serves: the revenue API ("data"), a token endpoint, and the rest of the
+# authorization server (the browser's authorize redirect, the identity and revocation calls).
+ENDPOINTS = ("data", "token", "authorize", "identity", "revoke")
 # Faults rendered by the platform module; the others are transport-level and shared.
 PLATFORM_FAULTS = frozenset({"401", "403", "429", "429_date", "500", "503", "throttled"})
 ANY_ACCOUNT = "*"
@@ -233,7 +237,7 @@ class Fault:
     status: int | None = None  # "html": the status of the HTML page (default 200)
     size_bytes: int | None = None  # "oversized": body size (default 11 MiB)
     declare_length: bool = True  # "oversized": send Content-Length (False: read-until-close body)
-    endpoint: str | None = None  # "data" / "token" / None for both
+    endpoint: str | None = None  # one of ENDPOINTS, or None for all
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
@@ -259,14 +263,53 @@ def make_fault(platform: str, account: str, fault: str, platforms: Iterable[str]
         raise ValueError("status must be an HTTP status between 200 and 599")
     if params.get("times") == 0:
         raise ValueError("times must be at least 1 (omit it for a fault that stays until cleared)")
-    if params.get("endpoint") not in (None, "data", "token"):
-        raise ValueError("endpoint must be 'data', 'token' or omitted")
+    if params.get("endpoint") is not None and params["endpoint"] not in ENDPOINTS:
+        raise ValueError(f"endpoint must be one of {', '.join(ENDPOINTS)}, or omitted")
     if not isinstance(params.get("declare_length", True), bool):
         raise ValueError("declare_length must be a boolean")
     return Fault(platform=platform, account=account, fault=fault, **params)
 
 
 # --- state -------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class AuthorizationCode:
+    """An authorization code the simulated consent issued: single use, bound to the client,
+    the redirect URI and the PKCE challenge, expiring."""
+
+    platform: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    accounts: tuple[str, ...]
+    expires_at: datetime
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    offline: bool = True  # Google: access_type=offline asks for a refresh token
+    used: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Grant:
+    """What an exchanged code became: the tokens minted from it name its id, so identity
+    endpoints know its accounts and revoking it kills every token it minted."""
+
+    id: str
+    platform: str
+    client_id: str
+    accounts: tuple[str, ...]
+    scope: str
+    refresh_token: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Consent:
+    """What the simulated user answers on the consent screen: approve for these accounts
+    (None: the platform's default for the client), or deny."""
+
+    accounts: tuple[str, ...] | None = None
+    deny: bool = False
 
 
 @dataclasses.dataclass
@@ -292,6 +335,13 @@ class SandboxState:
         # Refresh-token digest -> access tokens issued from it, so revoking the refresh
         # token also kills what it minted (as Google does).
         self._issued: dict[tuple[str, str], set[str]] = {}
+        self._endpoint_counts: dict[str, dict[str, int]] = {}
+        # The authorization servers: registered apps outlive reset() (they are the
+        # platform's configuration, not a test's state); codes, grants and consent do not.
+        self._apps: dict[tuple[str, str], str] = {}
+        self._codes: dict[tuple[str, str], AuthorizationCode] = {}
+        self._grants: dict[str, Grant] = {}
+        self._consent: dict[str, Consent] = {}
 
     # clock
     def now(self) -> datetime:
@@ -308,14 +358,20 @@ class SandboxState:
             self._now = moment.astimezone(UTC) if moment else None
 
     # calls
-    def count(self, platform: str, account: str) -> None:
+    def count(self, platform: str, account: str, endpoint: str = "data") -> None:
         with self._lock:
             per_platform = self._counts.setdefault(platform, {})
             per_platform[account] = per_platform.get(account, 0) + 1
+            per_endpoint = self._endpoint_counts.setdefault(platform, {})
+            per_endpoint[endpoint] = per_endpoint.get(endpoint, 0) + 1
 
     def calls(self) -> dict[str, dict[str, int]]:
         with self._lock:
             return {platform: dict(accounts) for platform, accounts in self._counts.items()}
+
+    def endpoint_calls(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {platform: dict(endpoints) for platform, endpoints in self._endpoint_counts.items()}
 
     # faults
     def set_fault(self, fault: Fault) -> None:
@@ -372,13 +428,77 @@ class SandboxState:
         with self._lock:
             self._issued.setdefault((platform, _digest(parent)), set()).add(access_token)
 
+    def issued_from(self, platform: str, parent: str) -> bool:
+        """Whether `parent` (a refresh token, a grant) minted tokens that are not revoked yet."""
+        with self._lock:
+            return bool(self._issued.get((platform, _digest(parent))))
+
+    # authorization servers
+    def register_app(self, platform: str, client_id: str, client_secret: str) -> None:
+        if not client_id or not client_secret:
+            raise ValueError("an app needs a client id and a client secret")
+        with self._lock:
+            self._apps[(platform, client_id)] = client_secret
+
+    def app_secret(self, platform: str, client_id: str | None) -> str | None:
+        with self._lock:
+            return self._apps.get((platform, client_id or ""))
+
+    def app_by_secret(self, platform: str, client_secret: str | None) -> str | None:
+        """The client id whose secret this is (Stripe authenticates with the secret key alone)."""
+        with self._lock:
+            return next(
+                (cid for (p, cid), secret in self._apps.items() if p == platform and secret == client_secret), None
+            )
+
+    def set_consent(self, platform: str, consent: Consent) -> None:
+        with self._lock:
+            self._consent[platform] = consent
+
+    def consent(self, platform: str) -> Consent:
+        with self._lock:
+            return self._consent.get(platform, Consent())
+
+    def issue_code(self, code: str, record: AuthorizationCode) -> None:
+        with self._lock:
+            self._codes[(record.platform, code)] = record
+
+    def redeem_code(self, platform: str, code: str | None) -> AuthorizationCode | None:
+        """The code's record, marked used from now on; a second redemption sees `used`."""
+        with self._lock:
+            record = self._codes.get((platform, code or ""))
+            if record is None:
+                return None
+            snapshot = dataclasses.replace(record)
+            record.used = True
+            return snapshot
+
+    def add_grant(self, grant: Grant) -> None:
+        with self._lock:
+            self._grants[grant.id] = grant
+
+    def grant(self, grant_id: str | None) -> Grant | None:
+        with self._lock:
+            return self._grants.get(grant_id or "")
+
+    def grant_by_refresh_token(self, platform: str, refresh_token: str | None) -> Grant | None:
+        if not refresh_token:
+            return None
+        with self._lock:
+            matches = (g for g in self._grants.values() if g.platform == platform and g.refresh_token == refresh_token)
+            return next(matches, None)
+
     # everything
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._endpoint_counts.clear()
             self._faults.clear()
             self._revoked.clear()
             self._issued.clear()
+            self._codes.clear()
+            self._grants.clear()
+            self._consent.clear()
             self._now = None
             self.settings = dataclasses.replace(self._initial)
 

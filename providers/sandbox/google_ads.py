@@ -16,6 +16,22 @@ Pages hold 5 rows (the real API's are 10,000) so pagination is exercised.
 POST /token, form grant_type=refresh_token, client_id, client_secret, refresh_token ->
 {access_token, expires_in, scope, token_type}; a revoked refresh token (see the revoke
 switch) gives 400 {"error": "invalid_grant"} and kills the access tokens it minted.
+
+Google's OAuth 2.0 authorization server (accounts.google.com / oauth2.googleapis.com on
+the real platform; see `oauth` for what is shared):
+GET  /o/oauth2/v2/auth?client_id&redirect_uri&response_type=code&scope&state
+     &access_type=offline&prompt&code_challenge&code_challenge_method=S256 → 302
+     redirect_uri?state&code&scope (or error=access_denied).
+POST /token, form grant_type=authorization_code, code, redirect_uri (the authorize one),
+     client_id, client_secret (a registered app), code_verifier (when a challenge was sent:
+     "Invalid code verifier." otherwise) → {access_token, expires_in, refresh_token (with
+     access_type=offline), scope, token_type}. Refresh tokens of such a grant only work for
+     the client they were issued to.
+POST /revoke, form token=<access or refresh token> → 200 {}: the whole grant is revoked;
+     an unknown or already revoked token gives 400 invalid_token.
+GET  /<version>/customers:listAccessibleCustomers (Bearer, developer-token) →
+     {"resourceNames": ["customers/<id>", …]}: the customers the grant's user chose (needs
+     the adwords scope).
 """
 
 from __future__ import annotations
@@ -23,11 +39,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from providers.sandbox import oauth
 from providers.sandbox.core import (
     BadRequest,
     Call,
@@ -42,6 +60,7 @@ from providers.sandbox.core import (
 from providers.sandbox.data import Event, Profile, account_currency, b64, events_between, major, rng, unb64
 
 PROFILE = Profile(counted=(("conversion", 4), ("half_conversion", 1)), excluded=())
+ADWORDS_SCOPE = "https://www.googleapis.com/auth/adwords"
 PAGE_SIZE = 5
 TOKEN_PREFIX = "ya29.sbx."
 TOKEN_TTL = 3599
@@ -82,11 +101,20 @@ class GoogleAds(Platform):
             "search",
         ),
         route("POST", r"/token", "token", endpoint="token"),
+        route("GET", r"/o/oauth2/v2/auth", "authorize", endpoint="authorize"),
+        route("POST", r"/revoke", "revoke", endpoint="revoke"),
+        route(
+            "GET", r"/(?P<version>v\d+)/customers:listAccessibleCustomers", "accessible_customers", endpoint="identity"
+        ),
     )
 
     def account(self, request: Request, endpoint: str) -> str:
         if endpoint == "token":
             return _client_credentials(request)[0] or "unknown-client"
+        if endpoint == "authorize":
+            return request.arg("client_id") or "unknown-client"
+        if endpoint in ("revoke", "identity"):
+            return "oauth-user"
         return request.params["customer"]
 
     def default_headers(self) -> list[tuple[str, str]]:
@@ -194,17 +222,24 @@ class GoogleAds(Platform):
         client_id, client_secret = _client_credentials(request)
         if not client_id or not client_secret or call.state.is_revoked(self.key, client_id, client_secret):
             return _oauth_error(401, "invalid_client", "The OAuth client was not found.")
-        grant = form.get("grant_type")
-        if grant != "refresh_token":
-            return _oauth_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant or ''}")
+        grant_type = form.get("grant_type")
+        if grant_type == "authorization_code":
+            return self._exchange(form, client_id, client_secret, call)
+        if grant_type != "refresh_token":
+            return _oauth_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type or ''}")
         refresh_token = form.get("refresh_token")
         if not refresh_token:
             return _oauth_error(400, "invalid_request", "Missing required parameter: refresh_token")
         if call.state.is_revoked(self.key, refresh_token):
             return _oauth_error(400, "invalid_grant", "Token has been expired or revoked.")
         ttl = call.state.settings.token_ttl or TOKEN_TTL
-        access_token = mint_token(TOKEN_PREFIX, client_id, call.now + timedelta(seconds=ttl))
-        call.state.remember_issued(self.key, refresh_token, access_token)
+        grant = call.state.grant_by_refresh_token(self.key, refresh_token)
+        if grant is not None and grant.client_id != client_id:
+            return _oauth_error(401, "unauthorized_client", "Unauthorized")
+        # A grant's tokens name the grant (identity endpoints know its customers).
+        identity = grant.id if grant is not None else client_id
+        access_token = mint_token(TOKEN_PREFIX, identity, call.now + timedelta(seconds=ttl))
+        call.state.remember_issued(self.key, identity if grant is not None else refresh_token, access_token)
         return Response.json(
             200,
             {
@@ -215,6 +250,103 @@ class GoogleAds(Platform):
             },
         )
 
+    def _exchange(self, form: dict[str, str], client_id: str, client_secret: str, call: Call) -> Response:
+        if not oauth.secret_matches(call, self.key, client_id, client_secret):
+            return _oauth_error(401, "invalid_client", "The OAuth client was not found.")
+        record, why = oauth.redeem(call, self.key, form.get("code"), client_id)
+        if record is None:
+            return _oauth_error(400, "invalid_grant", f"Bad Request ({why})")
+        if form.get("redirect_uri") != record.redirect_uri:
+            return _oauth_error(400, "redirect_uri_mismatch", "Bad Request")
+        if not oauth.pkce_matches(record, form.get("code_verifier")):
+            return _oauth_error(400, "invalid_grant", "Invalid code verifier.")
+        refresh_token = "1//sbx." + secrets.token_urlsafe(32) if record.offline else None
+        grant = oauth.new_grant(call, record, refresh_token=refresh_token)
+        ttl = call.state.settings.token_ttl or TOKEN_TTL
+        access_token = mint_token(TOKEN_PREFIX, grant.id, call.now + timedelta(seconds=ttl))
+        for token in filter(None, (access_token, refresh_token)):
+            call.state.remember_issued(self.key, grant.id, token)
+        payload: dict[str, Any] = {
+            "access_token": access_token,
+            "expires_in": ttl,
+            "scope": record.scope,
+            "token_type": "Bearer",
+        }
+        if refresh_token:
+            payload["refresh_token"] = refresh_token
+        return Response.json(200, payload)
+
+    # --- the rest of the authorization server --------------------------------------------------
+    def authorize(self, request: Request, call: Call) -> Response:
+        try:
+            client_id, redirect_uri, state = oauth.authorize_request(request, call, self.key, pkce=True)
+        except oauth.AuthorizeRefused as refused:
+            return oauth.error_page(400, f"Error 400: invalid_request. {refused.args[0]}")
+        if request.arg("response_type") != "code":
+            return oauth.redirect(redirect_uri, {"error": "unsupported_response_type", "state": state})
+        scope = " ".join((request.arg("scope") or "").split())
+        if not scope:
+            return oauth.redirect(redirect_uri, {"error": "invalid_scope", "state": state})
+        consent = call.state.consent(self.key)
+        if consent.deny:
+            return oauth.redirect(redirect_uri, {"error": "access_denied", "state": state})
+        code = oauth.issue_code(
+            call,
+            prefix="4/0sbx",
+            platform=self.key,
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            scope=scope,
+            accounts=consent.accounts or (oauth.default_digits(self.key, client_id),),
+            code_challenge=request.arg("code_challenge"),
+            code_challenge_method=request.arg("code_challenge_method") if request.arg("code_challenge") else None,
+            offline=request.arg("access_type") == "offline",
+        )
+        return oauth.redirect(redirect_uri, {"state": state, "code": code, "scope": scope})
+
+    def revoke(self, request: Request, call: Call) -> Response:
+        token = request.form().get("token") or request.arg("token") or ""
+        minted = read_token(token, TOKEN_PREFIX)
+        grant = call.state.grant_by_refresh_token(self.key, token)
+        if grant is None and minted and minted[0].startswith(oauth.GRANT_PREFIX):
+            grant = call.state.grant(minted[0])
+        if call.state.is_revoked(self.key, token) or (grant is None and minted is None):
+            return _oauth_error(400, "invalid_token", "Token expired or revoked")
+        call.state.revoke(self.key, grant.id if grant is not None else token)
+        return Response.json(200, {})
+
+    def accessible_customers(self, request: Request, call: Call) -> Response:
+        version = request.params["version"]
+        token = request.bearer() or ""
+        minted = read_token(token, TOKEN_PREFIX)
+        if not token or call.state.is_revoked(self.key, token) or (minted and minted[1] <= call.now):
+            return _ads_error(
+                401,
+                "UNAUTHENTICATED",
+                "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other "
+                "valid authentication credential.",
+                version,
+                ("authenticationError", "OAUTH_TOKEN_INVALID", "Oauth token is invalid or expired."),
+            )
+        if not request.header("developer-token"):
+            return _ads_error(
+                400,
+                "INVALID_ARGUMENT",
+                "Request contains an invalid argument.",
+                version,
+                ("requestError", "DEVELOPER_TOKEN_PARAMETER_MISSING", "The developer-token parameter is required."),
+            )
+        grant = call.state.grant(minted[0]) if minted else None
+        if grant is not None and ADWORDS_SCOPE not in grant.scope.split():
+            return _ads_error(
+                403, "PERMISSION_DENIED", "Request had insufficient authentication scopes.", version, None
+            )
+        if grant is not None:
+            customers = grant.accounts
+        else:  # a token the simulator did not mint from a grant: a stable default customer
+            customers = (oauth.default_digits(self.key, minted[0] if minted else token),)
+        return Response.json(200, {"resourceNames": [f"customers/{c}" for c in customers]})
+
     # --- errors -------------------------------------------------------------------------------
     def bad_request(self, error: BadRequest, request: Request) -> Response:
         if request.params.get("method") is None:  # the token endpoint
@@ -222,7 +354,7 @@ class GoogleAds(Platform):
         return _ads_error(400, "INVALID_ARGUMENT", error.message, request.params.get("version", "v21"), None)
 
     def error(self, kind: str, request: Request, *, endpoint: str, retry_after: int | None = None) -> Response:
-        if endpoint == "token":
+        if endpoint in ("token", "authorize", "revoke"):
             return _token_fault(kind, retry_after)
         version = request.params.get("version", "v21")
         if kind == "401":

@@ -14,6 +14,22 @@ and offsite_conversion.fb_pixel_purchase or onsite_web_purchase), next to non-pu
 types (add_to_cart with a value, link_click, landing_page_view): only one purchase type
 may be counted. Pages hold at most 5 rows (whatever `limit` says) so that paging runs;
 `paging.next` is an absolute URL back to this simulator.
+
+Facebook Login (www.facebook.com / graph.facebook.com on the real platform; see `oauth`
+for what is shared):
+GET         /<version>/dialog/oauth?client_id&redirect_uri&state&scope&response_type=code
+            &code_challenge&code_challenge_method → 302 redirect_uri?code&state (or
+            error=access_denied&error_reason=user_denied).
+GET|POST    /<version>/oauth/access_token with client_id, client_secret, redirect_uri (the
+            authorize one), code, code_verifier (when a challenge was sent) → a short-lived
+            user token {access_token, token_type, expires_in: 3600}; with
+            grant_type=fb_exchange_token&fb_exchange_token=<short-lived token> → a long-lived
+            one (expires_in 60 days). Errors are OAuthException code 100 (or 190 for a bad token).
+GET         /<version>/me/adaccounts?fields → {"data": [{"account_id", "id": "act_…"}]}: the
+            ad accounts the user granted (ads_read needed).
+DELETE      /<version>/me/permissions → {"success": true}: the user removes the app; every
+            token of the grant is refused from then on.
+Tokens minted here expire (insights answers code 190 once they have).
 """
 
 from __future__ import annotations
@@ -27,7 +43,18 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from providers.sandbox.core import BadRequest, Call, Platform, Request, Response, retry_after_header, route
+from providers.sandbox import oauth
+from providers.sandbox.core import (
+    BadRequest,
+    Call,
+    Platform,
+    Request,
+    Response,
+    mint_token,
+    read_token,
+    retry_after_header,
+    route,
+)
 from providers.sandbox.data import Profile, account_currency, b64, events_between, exponent, rng, unb64
 
 PROFILE = Profile(counted=(("web_purchase", 3), ("onsite_purchase", 1)), excluded=())
@@ -48,14 +75,115 @@ FIELDS = (
 )
 _PRESETS = {"today": (0, 0), "yesterday": (1, 1), "last_7d": (7, 1), "last_14d": (14, 1), "last_30d": (30, 1)}
 _VERSION = re.compile(r"^v\d+\.\d+$")
+TOKEN_PREFIX = "EAAsbx"
+SHORT_TTL = 3600
+LONG_TTL = 60 * 86400
 
 
 class MetaAds(Platform):
     key = "meta_ads"
-    routes = (route("GET", r"/(?P<version>[^/]+)/(?P<node>[^/]+)/insights/?", "insights"),)
+    routes = (
+        route("GET", r"/(?P<version>[^/]+)/(?P<node>[^/]+)/insights/?", "insights"),
+        route("GET", r"/(?P<version>v\d+\.\d+)/dialog/oauth/?", "authorize", endpoint="authorize"),
+        route("GET", r"/(?P<version>v\d+\.\d+)/oauth/access_token/?", "access_token", endpoint="token"),
+        route("POST", r"/(?P<version>v\d+\.\d+)/oauth/access_token/?", "access_token", endpoint="token"),
+        route("GET", r"/(?P<version>v\d+\.\d+)/me/adaccounts/?", "ad_accounts", endpoint="identity"),
+        route("DELETE", r"/(?P<version>v\d+\.\d+)/me/permissions/?", "remove_permissions", endpoint="revoke"),
+    )
 
     def account(self, request: Request, endpoint: str) -> str:
+        if endpoint in ("authorize", "token"):
+            return request.arg("client_id") or _params(request).get("client_id") or "unknown-app"
+        if endpoint in ("identity", "revoke"):
+            return "me"
         return request.params["node"].removeprefix("act_")
+
+    # --- Facebook Login ---------------------------------------------------------------------
+    def authorize(self, request: Request, call: Call) -> Response:
+        try:
+            client_id, redirect_uri, state = oauth.authorize_request(request, call, self.key, pkce=True)
+        except oauth.AuthorizeRefused as refused:
+            return oauth.error_page(400, f"Invalid App ID or redirect: {refused.args[0]}")
+        consent = call.state.consent(self.key)
+        if consent.deny:
+            return oauth.redirect(
+                redirect_uri,
+                {"error": "access_denied", "error_code": "200", "error_reason": "user_denied",
+                 "error_description": "Permissions error", "state": state},
+            )
+        code = oauth.issue_code(
+            call,
+            prefix="AQsbx",
+            platform=self.key,
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            scope=",".join(s.strip() for s in (request.arg("scope") or "").split(",") if s.strip()),
+            accounts=consent.accounts or (f"act_{oauth.default_digits(self.key, client_id, length=15)}",),
+            code_challenge=request.arg("code_challenge"),
+            code_challenge_method=request.arg("code_challenge_method") if request.arg("code_challenge") else None,
+        )
+        return oauth.redirect(redirect_uri, {"code": code, "state": state})
+
+    def access_token(self, request: Request, call: Call) -> Response:
+        params = _params(request)
+        client_id = params.get("client_id")
+        if not oauth.secret_matches(call, self.key, client_id, params.get("client_secret")):
+            return _error(400, 1, "Error validating client secret.", "OAuthException")
+        if params.get("grant_type") == "fb_exchange_token":
+            short = params.get("fb_exchange_token") or ""
+            minted = read_token(short, TOKEN_PREFIX)
+            grant = call.state.grant(minted[0]) if minted else None
+            valid = minted is not None and minted[1] > call.now and not call.state.is_revoked(self.key, short)
+            if grant is None or grant.client_id != client_id or not valid:
+                return _error(
+                    400, 190, "Error validating access token: the token is invalid or expired.", "OAuthException"
+                )
+            return self._token(call, grant.id, LONG_TTL)
+        record, why = oauth.redeem(call, self.key, params.get("code"), client_id)
+        if record is None:
+            return _error(400, 100, f"Invalid verification code format or code already used ({why})",
+                          "OAuthException", subcode=36009)
+        if params.get("redirect_uri") != record.redirect_uri:
+            return _error(400, 100, "Error validating verification code. Please make sure your redirect_uri is "
+                          "identical to the one you used in the OAuth dialog request", "OAuthException", subcode=36008)
+        if not oauth.pkce_matches(record, params.get("code_verifier")):
+            return _error(400, 100, "Invalid code verifier", "OAuthException")
+        grant = oauth.new_grant(call, record)
+        return self._token(call, grant.id, SHORT_TTL)
+
+    def _token(self, call: Call, grant_id: str, ttl: int) -> Response:
+        ttl = call.state.settings.token_ttl or ttl
+        token = mint_token(TOKEN_PREFIX, grant_id, call.now + timedelta(seconds=ttl))
+        call.state.remember_issued(self.key, grant_id, token)
+        return Response.json(200, {"access_token": token, "token_type": "bearer", "expires_in": ttl})
+
+    def _grant_of(self, request: Request, call: Call) -> tuple[Any, Response | None]:
+        token = request.bearer() or request.arg("access_token") or ""
+        minted = read_token(token, TOKEN_PREFIX)
+        if not token:
+            return None, _error(400, 104, "An access token is required to request this resource.", "OAuthException")
+        if call.state.is_revoked(self.key, token) or (minted and minted[1] <= call.now):
+            return None, _error(400, 190, "Error validating access token: The session has been invalidated.",
+                                "OAuthException", subcode=460)
+        return (call.state.grant(minted[0]) if minted else None), None
+
+    def ad_accounts(self, request: Request, call: Call) -> Response:
+        grant, refusal = self._grant_of(request, call)
+        if refusal is not None:
+            return refusal
+        if grant is not None and "ads_read" not in grant.scope.split(",") and "ads_management" not in grant.scope:
+            return _error(403, 200, "(#200) Requires ads_read permission", "OAuthException")
+        accounts = grant.accounts if grant is not None else ()
+        rows = [{"account_id": a.removeprefix("act_"), "id": f"act_{a.removeprefix('act_')}"} for a in accounts]
+        return Response.json(200, {"data": rows, "paging": {"cursors": {"before": b64("0"), "after": b64("0")}}})
+
+    def remove_permissions(self, request: Request, call: Call) -> Response:
+        grant, refusal = self._grant_of(request, call)
+        if refusal is not None:
+            return refusal
+        token = request.bearer() or request.arg("access_token") or ""
+        call.state.revoke(self.key, grant.id if grant is not None else token)
+        return Response.json(200, {"success": True})
 
     def default_headers(self) -> list[tuple[str, str]]:
         return [("X-FB-Trace-ID", uuid.uuid4().hex[:11]), ("x-fb-rev", "1019171432")]
@@ -67,7 +195,8 @@ class MetaAds(Platform):
         token = request.bearer() or request.arg("access_token")
         if not token:
             return _error(400, 104, "An access token is required to request this resource.", "OAuthException")
-        if call.state.is_revoked(self.key, token):
+        minted = read_token(token, TOKEN_PREFIX)
+        if call.state.is_revoked(self.key, token) or (minted and minted[1] <= call.now):
             return _error(
                 400,
                 190,
@@ -166,6 +295,14 @@ class MetaAds(Platform):
             transient=True,
             headers=headers,
         )
+
+
+def _params(request: Request) -> dict[str, str]:
+    """Graph API parameters: the query string, and a form body on POST."""
+    params = {k: v[0] for k, v in request.query.items() if v}
+    if request.method == "POST":
+        params.update(request.form())
+    return params
 
 
 def _rows(account: str, level: str, since: date, until: date, now: datetime) -> list[dict[str, Any]]:

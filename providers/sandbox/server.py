@@ -20,6 +20,7 @@ from providers.sandbox.core import (
     PLATFORM_FAULTS,
     BadRequest,
     Call,
+    Consent,
     Fault,
     Platform,
     Request,
@@ -74,7 +75,7 @@ class Dispatcher:
             account = platform.account(request, endpoint)
         except BadRequest:
             account = "unknown"
-        self.state.count(platform.key, account)
+        self.state.count(platform.key, account, endpoint)
         fault = self.state.take_fault(platform.key, account, endpoint)
         if fault is not None:
             answer = self._fault(fault, platform, request, endpoint)
@@ -139,6 +140,9 @@ def _html_page(status: int) -> Response:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the platforms; every answer is framed
+    # Headers and body go out in separate writes: without TCP_NODELAY a keep-alive client
+    # waits for the delayed ACK (~40 ms) on every request.
+    disable_nagle_algorithm = True
 
     def version_string(self) -> str:
         return "skeldir-provider-sandbox/1"  # the Server header says what it is: a local simulator
@@ -208,6 +212,8 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # A refresher opens dozens of connections at once; the default backlog (5) drops them.
+    request_queue_size = 256
     dispatcher: Dispatcher
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -289,6 +295,26 @@ class Sandbox:
             return per_account
         return per_account.get(account, 0)
 
+    def endpoint_calls(self, platform: str, endpoint: str | None = None) -> Any:
+        """Requests seen per endpoint ("data", "token", "authorize", "identity", "revoke"):
+        {endpoint: n} for a platform, or an int for one endpoint (0 when none)."""
+        per_endpoint = self.state.endpoint_calls().get(platform, {})
+        return per_endpoint if endpoint is None else per_endpoint.get(endpoint, 0)
+
+    def register_app(self, platform: str, client_id: str, client_secret: str) -> None:
+        """Register an OAuth app (client id and secret) with a platform's authorization
+        server, as a developer does in the platform's dashboard. Kept across reset()."""
+        if platform not in self.dispatcher.platforms:
+            raise ValueError(f"unknown platform {platform!r}")
+        self.state.register_app(platform, client_id, client_secret)
+
+    def set_consent(self, platform: str, accounts: list[str] | None = None, *, deny: bool = False) -> None:
+        """What the simulated user grants at the next authorize redirects: these accounts
+        (None: the platform's default for the app), or a refusal (`deny`)."""
+        if platform not in self.dispatcher.platforms:
+            raise ValueError(f"unknown platform {platform!r}")
+        self.state.set_consent(platform, Consent(accounts=tuple(accounts) if accounts is not None else None, deny=deny))
+
     def set_fault(self, platform: str, account: str, fault: str, **params: Any) -> None:
         """Make requests for (platform, account) misbehave; account "*" means every account.
         Params: latency_ms, retry_after, times, status, size_bytes, declare_length, endpoint."""
@@ -313,6 +339,6 @@ class Sandbox:
         self.state.settings = dataclasses.replace(self.state.settings, **settings)
 
     def reset(self) -> None:
-        """Back to the initial state: no faults, no counts, nothing revoked, real clock,
-        constructor settings."""
+        """Back to the initial state: no faults, no counts, nothing revoked, no codes, grants
+        or consent settings, real clock, constructor settings. Registered apps stay."""
         self.state.reset()

@@ -15,18 +15,39 @@ does. Pages hold at most 250 orders. Amounts are Decimal strings as Shopify send
 
 Orders that must not be counted: test orders, cancelled ones (VOIDED), fully refunded
 ones. Partially refunded orders show the reduced `currentTotalPriceSet`.
+
+OAuth (on the shop's own domain on the real platform; here the shop is named by the
+`shop` query parameter, or `X-Skeldir-Shop`; see `oauth` for what is shared):
+GET    /admin/oauth/authorize?client_id&scope&redirect_uri&state → 302 redirect_uri?code&hmac
+       &host&shop&state&timestamp, `hmac` being the HMAC-SHA256 of the other parameters with
+       the app's secret. Without `grant_options[]=per-user` the install is offline (a token
+       that does not expire). No PKCE.
+POST   /admin/oauth/access_token {client_id, client_secret, code} (JSON or form) →
+       {"access_token": "shpat_…", "scope"}; the token works for that shop only.
+DELETE /admin/api_permissions/current.json with the token: uninstalls (revokes) it.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from providers.sandbox import graphql
-from providers.sandbox.core import BadRequest, Call, Platform, Request, Response, retry_after_header, route
+from providers.sandbox import graphql, oauth
+from providers.sandbox.core import (
+    BadRequest,
+    Call,
+    Platform,
+    Request,
+    Response,
+    mint_token,
+    read_token,
+    retry_after_header,
+    route,
+)
 from providers.sandbox.data import (
     Event,
     Profile,
@@ -101,14 +122,82 @@ SCHEMA: dict[str, dict[str, str]] = {
     },
 }
 _INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+OAUTH_TOKEN_PREFIX = "shpat_sbx_"
+NEVER = datetime(2100, 1, 1, tzinfo=UTC)  # offline tokens do not expire
+_SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 
 
 class Shopify(Platform):
     key = "shopify"
-    routes = (route("POST", r"/admin/api/(?P<version>[^/]+)/graphql\.json", "graphql"),)
+    routes = (
+        route("POST", r"/admin/api/(?P<version>[^/]+)/graphql\.json", "graphql"),
+        route("GET", r"/admin/oauth/authorize", "authorize", endpoint="authorize"),
+        route("POST", r"/admin/oauth/access_token", "access_token", endpoint="token"),
+        route("DELETE", r"/admin/api_permissions/current\.json", "uninstall", endpoint="revoke"),
+    )
 
     def account(self, request: Request, endpoint: str) -> str:
+        if endpoint == "authorize" and request.arg("shop"):
+            return request.arg("shop") or ""
         return request.header("X-Skeldir-Shop") or (request.header("Host") or "unknown-shop").split(":")[0]
+
+    # --- OAuth --------------------------------------------------------------------------------
+    def authorize(self, request: Request, call: Call) -> Response:
+        shop = self.account(request, "authorize").lower()
+        if not _SHOP.match(shop):
+            return oauth.error_page(400, "The shop is not a myshopify.com domain.")
+        try:
+            client_id, redirect_uri, state = oauth.authorize_request(request, call, self.key, pkce=False)
+        except oauth.AuthorizeRefused as refused:
+            return oauth.error_page(400, f"Oauth error invalid_request: {refused.args[0]}")
+        if call.state.consent(self.key).deny:
+            # The merchant cancelled the installation: Shopify takes them back to their admin.
+            return oauth.error_page(200, "The installation was cancelled.")
+        scope = request.arg("scope") or ""
+        code = oauth.issue_code(call, platform=self.key, client_id=client_id, redirect_uri=redirect_uri,
+                                scope=scope, accounts=(shop,), offline="per-user" not in request.query_string)
+        params = {
+            "code": code,
+            "host": base64.urlsafe_b64encode(f"admin.shopify.com/store/{shop.split('.')[0]}".encode()).decode(),
+            "shop": shop,
+            "state": state or "",
+            "timestamp": str(int(call.now.timestamp())),
+        }
+        params["hmac"] = oauth.shopify_hmac(params, call.state.app_secret(self.key, client_id) or "")
+        return oauth.redirect(redirect_uri, params)
+
+    def access_token(self, request: Request, call: Call) -> Response:
+        content_type = (request.header("Content-Type") or "").lower()
+        body = request.json() if "json" in content_type else request.form()
+        if not isinstance(body, dict):
+            raise BadRequest("expected client_id, client_secret and code")
+        client_id, secret = body.get("client_id"), body.get("client_secret")
+        if not oauth.secret_matches(call, self.key, client_id, secret):
+            refused = {"error": "invalid_client", "error_description": "Client credentials are invalid"}
+            return Response.json(400, refused)
+        record, why = oauth.redeem(call, self.key, body.get("code"), client_id)
+        shop = self.account(request, "token").lower()
+        if record is None or record.accounts != (shop,):
+            return Response.json(
+                400,
+                {
+                    "error": "invalid_request",
+                    "error_description": why or "The authorization code was issued for another shop",
+                },
+            )
+        parent = f"{client_id}|{shop}"
+        token = mint_token(OAUTH_TOKEN_PREFIX, parent, NEVER)
+        call.state.remember_issued(self.key, parent, token)
+        oauth.new_grant(call, record)
+        return Response.json(200, {"access_token": token, "scope": record.scope})
+
+    def uninstall(self, request: Request, call: Call) -> Response:
+        token = request.header("X-Shopify-Access-Token") or ""
+        minted = read_token(token, OAUTH_TOKEN_PREFIX)
+        if minted is None or call.state.is_revoked(self.key, token):
+            return Response.json(401, {"errors": _INVALID_TOKEN})
+        call.state.revoke(self.key, minted[0])
+        return Response.json(200, {})
 
     def default_headers(self) -> list[tuple[str, str]]:
         return [("X-Request-Id", str(uuid.uuid4()))]
@@ -122,6 +211,9 @@ class Shopify(Platform):
         token = request.header("X-Shopify-Access-Token")
         if not token or call.state.is_revoked(self.key, token):
             return Response.json(401, {"errors": _INVALID_TOKEN}, headers)
+        minted = read_token(token, OAUTH_TOKEN_PREFIX)
+        if minted and minted[0].partition("|")[2] != self.account(request, "data").lower():
+            return Response.json(401, {"errors": _INVALID_TOKEN}, headers)  # installed on another shop
         body = request.json()
         if not isinstance(body, dict) or not isinstance(body.get("query"), str) or not body["query"].strip():
             return Response.json(400, {"errors": {"query": "Required parameter missing or invalid"}}, headers)

@@ -11,19 +11,35 @@ starting_after / ending_before (a charge id). The list is newest first, like Str
 
 Charges that must not be counted: failed, fully refunded, authorized-but-uncaptured,
 pending (and partially refunded ones count net of the refund).
+
+Stripe Connect OAuth (connect.stripe.com on the real platform; see `oauth` for what the
+authorization servers share):
+GET  /oauth/authorize?response_type=code&client_id=ca_…&scope=read_only|read_write
+     &redirect_uri&state → 302 redirect_uri?scope&code=ac_…&state (or error=access_denied).
+     No PKCE (Stripe Connect has none).
+POST /oauth/token, the platform's secret key (Basic user, Bearer, or `client_secret`),
+     form grant_type=authorization_code&code → {access_token, refresh_token, token_type,
+     stripe_publishable_key, stripe_user_id, scope, livemode}. The access token is the
+     connected account's own key: /v1/charges reads that account with it.
+POST /oauth/deauthorize, the secret key, form client_id&stripe_user_id →
+     {"stripe_user_id"}; every token of that connection is refused from then on.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
+from providers.sandbox import oauth
 from providers.sandbox.core import (
     BadRequest,
     Call,
     Platform,
     Request,
     Response,
+    mint_token,
+    read_token,
     request_id,
     retry_after_header,
     route,
@@ -42,15 +58,33 @@ _KNOWN_PARAMS = re.compile(
 )
 
 
+OAUTH_TOKEN_PREFIX = "sk_test_oauth_"
+NEVER = datetime(2100, 1, 1, tzinfo=UTC)  # Connect access tokens do not expire
+
+
 class Stripe(Platform):
     key = "stripe"
-    routes = (route("GET", r"/v1/charges", "list_charges"),)
+    routes = (
+        route("GET", r"/v1/charges", "list_charges"),
+        route("GET", r"/oauth/authorize", "authorize", endpoint="authorize"),
+        route("POST", r"/oauth/token", "oauth_token", endpoint="token"),
+        route("POST", r"/oauth/deauthorize", "deauthorize", endpoint="revoke"),
+    )
 
     def account(self, request: Request, endpoint: str) -> str:
+        if endpoint == "authorize":
+            return request.arg("client_id") or "unknown-client"
+        if endpoint == "token":
+            return "platform"
+        if endpoint == "revoke":
+            return request.form().get("stripe_user_id") or "unknown-account"
         connected = request.header("Stripe-Account")
         if connected:
             return connected
         key = _key(request)
+        minted = read_token(key, OAUTH_TOKEN_PREFIX) if key else None
+        if minted:
+            return minted[0].partition("|")[2]
         return derived_account("acct_self_", key) if key else "acct_anonymous"
 
     def default_headers(self) -> list[tuple[str, str]]:
@@ -84,9 +118,14 @@ class Stripe(Platform):
             raise BadRequest("This value must be between 1 and 100.", param="limit")
 
         account = self.account(request, "data")
+        # Only the days the bounds can reach are generated (a new account has 90 days).
+        low = next((bounds[op] for op in ("gte", "gt") if bounds[op] is not None), exact)
+        high = next((bounds[op] + 1 for op in ("lt", "lte") if bounds[op] is not None), None)
+        if exact is not None:
+            high = exact + 1
         events = [
             e
-            for e in events_between(self.key, account, PROFILE, None, None, call.now)
+            for e in events_between(self.key, account, PROFILE, _instant(low), _instant(high), call.now)
             if _created_matches(int(e.at.timestamp()), bounds, exact)
         ]
         events.reverse()  # newest first, as Stripe lists
@@ -94,6 +133,76 @@ class Stripe(Platform):
         live = key.startswith(("sk_live_", "rk_live_"))
         page = [_charge(e, live=live) for e in events[lo:hi]]
         return Response.json(200, {"object": "list", "data": page, "has_more": has_more, "url": "/v1/charges"})
+
+    # --- Connect OAuth ------------------------------------------------------------------------
+    def authorize(self, request: Request, call: Call) -> Response:
+        try:
+            client_id, redirect_uri, state = oauth.authorize_request(request, call, self.key, pkce=False)
+        except oauth.AuthorizeRefused as refused:
+            return oauth.error_page(400, refused.args[0])
+        if request.arg("response_type") != "code":
+            return oauth.redirect(redirect_uri, {"error": "invalid_request", "state": state,
+                                                 "error_description": "response_type must be code"})
+        scope = request.arg("scope") or "read_only"
+        if scope not in ("read_only", "read_write"):
+            return oauth.redirect(redirect_uri, {"error": "invalid_scope", "state": state,
+                                                 "error_description": f"Invalid scope: {scope}"})
+        consent = call.state.consent(self.key)
+        if consent.deny:
+            return oauth.redirect(redirect_uri, {"error": "access_denied", "state": state,
+                                                 "error_description": "The user denied your request"})
+        accounts = consent.accounts or (f"acct_1Sbx{alnum_id('stripe-consent', client_id, length=12)}",)
+        code = oauth.issue_code(call, prefix="ac_", platform=self.key, client_id=client_id,
+                                redirect_uri=redirect_uri, scope=scope, accounts=accounts[:1])
+        return oauth.redirect(redirect_uri, {"scope": scope, "code": code, "state": state})
+
+    def oauth_token(self, request: Request, call: Call) -> Response:
+        form = request.form()
+        secret = _key(request) or form.get("client_secret")
+        client_id = call.state.app_by_secret(self.key, secret)
+        if client_id is None:
+            return _oauth_error(401, "invalid_client", "No such API key: the platform's secret key was not recognised.")
+        if form.get("grant_type") != "authorization_code":
+            return _oauth_error(400, "unsupported_grant_type", f"Unsupported grant type: {form.get('grant_type')}")
+        record, why = oauth.redeem(call, self.key, form.get("code"), client_id)
+        if record is None:
+            return _oauth_error(400, "invalid_grant", why)
+        account = record.accounts[0]
+        parent = f"{client_id}|{account}"
+        access_token = mint_token(OAUTH_TOKEN_PREFIX, parent, NEVER)
+        refresh_token = "rt_" + alnum_id("stripe-rt", access_token, length=40)
+        for token in (access_token, refresh_token):
+            call.state.remember_issued(self.key, parent, token)
+        oauth.new_grant(call, record, refresh_token=refresh_token)
+        return Response.json(
+            200,
+            {
+                "access_token": access_token,
+                "livemode": False,
+                "refresh_token": refresh_token,
+                "token_type": "bearer",
+                "stripe_publishable_key": "pk_test_" + alnum_id("stripe-pk", account, length=24),
+                "stripe_user_id": account,
+                "scope": record.scope,
+            },
+        )
+
+    def deauthorize(self, request: Request, call: Call) -> Response:
+        form = request.form()
+        secret = _key(request) or form.get("client_secret")
+        client_id = call.state.app_by_secret(self.key, secret)
+        account = form.get("stripe_user_id") or ""
+        if client_id is None or form.get("client_id") != client_id:
+            return _oauth_error(401, "invalid_client", "No such application: the client_id does not match the key.")
+        parent = f"{client_id}|{account}"
+        if not call.state.issued_from(self.key, parent):
+            return _oauth_error(
+                401,
+                "invalid_client",
+                f"This application is not connected to stripe account {account}, or that account does not exist.",
+            )
+        call.state.revoke(self.key, parent)
+        return Response.json(200, {"stripe_user_id": account})
 
     # --- errors -----------------------------------------------------------------------------
     def bad_request(self, error: BadRequest, request: Request) -> Response:
@@ -126,6 +235,10 @@ class Stripe(Platform):
         if retry_after is not None:
             headers.append(("Retry-After", str(retry_after)))
         return _error(status, "An unknown error occurred", error_type="api_error", headers=headers)
+
+
+def _instant(seconds: int | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def _key(request: Request) -> str | None:
@@ -215,6 +328,10 @@ def _charge(event: Event, *, live: bool) -> dict[str, Any]:
         "refunded": event.kind == "refunded",
         "status": status,
     }
+
+
+def _oauth_error(status: int, error: str, description: str) -> Response:
+    return Response.json(status, {"error": error, "error_description": description})
 
 
 def _error(

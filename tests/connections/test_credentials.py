@@ -196,3 +196,31 @@ def _call(*args, **kwargs) -> str:
     out = StringIO()
     call_command(*args, stdout=out, stderr=StringIO(), **kwargs)
     return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_many_credentials_decrypt_in_one_round_trip_and_bad_keys_stay_apart(settings, django_assert_max_num_queries):
+    from connections.selectors import credentials_get_many
+
+    tenant = make_tenant()
+    first = make_connection(tenant, "google_ads", "1", access_token="tok-one", refresh_token="rt-one")
+    second = make_connection(tenant, "stripe", "acct_2", access_token="tok-two")
+    orphan = make_connection(tenant, "stripe", "acct_3", access_token=None)
+    with tenant_context(tenant.id):
+        with django_assert_max_num_queries(3):  # savepoint, the read, release
+            found = credentials_get_many(connection_ids=[first.id, second.id, orphan.id])
+    assert (found[first.id].access_token, found[first.id].refresh_token) == ("tok-one", "rt-one")
+    assert (found[second.id].access_token, found[second.id].refresh_token) == ("tok-two", None)
+    assert orphan.id not in found
+
+    # A row under a key id the ring lost is reported for that connection only.
+    with tenant_context(tenant.id), connection.cursor() as cursor:
+        cursor.execute("UPDATE platform_credentials SET key_id = 'gone' WHERE platform_connection_id = %s", [second.id])
+        found = credentials_get_many(connection_ids=[first.id, second.id])
+    assert isinstance(found[second.id], UnknownCredentialKey) and found[first.id].access_token == "tok-one"
+
+    # A key id whose secret does not decrypt: the others still come back.
+    settings.CREDENTIAL_ENCRYPTION_KEYS = ring("test-k1", **{"test-k1": KEY_ONE, "gone": "not-the-right-secret-0123"})
+    with tenant_context(tenant.id):
+        found = credentials_get_many(connection_ids=[first.id, second.id])
+    assert isinstance(found[second.id], CredentialUndecryptable) and found[first.id].access_token == "tok-one"

@@ -3,7 +3,6 @@ adapters over HTTP against the local simulator (not canned numbers)."""
 
 from __future__ import annotations
 
-import copy
 import io
 import uuid
 
@@ -12,16 +11,6 @@ from django.core.management import call_command
 
 from revenue.realtime import revenue_refresh
 from revenue.snapshot import Snapshot
-
-
-@pytest.fixture
-def simulated_platforms(sandbox, settings):
-    providers = copy.deepcopy(settings.REVENUE_PROVIDERS)
-    for conf in providers.values():
-        conf["OPTIONS"]["base_url"] = sandbox.url
-    providers["google_ads"]["OPTIONS"]["token_url"] = f"{sandbox.url}/token"
-    settings.REVENUE_PROVIDERS = providers
-    return sandbox
 
 
 def _seed() -> uuid.UUID:

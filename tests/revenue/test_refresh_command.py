@@ -10,13 +10,12 @@ import sys
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from revenue.batch import revenue_refresh_due
 from revenue.realtime import revenue_refresh
 from revenue.selectors import cache_entry_get, tenant_shard
 from tests.factories import make_connection, make_tenant
-from tests.stubs import Behaviour, stripe_list
+from tests.stubs import Behaviour, held_advisory_locks, stripe_list
 
 CID = "6f1c2b8a-0d8e-4b51-9d0c-3e2f1a4b5c6d"
 
@@ -120,6 +119,4 @@ def test_a_stop_request_ends_the_cycle_after_the_tenants_in_flight(committed_db,
     stop.set()
     summary = revenue_refresh_due(concurrency=1, stop=stop)
     assert summary.seen == 0 and summary.refreshed == 0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
-        assert cursor.fetchone()[0] == 0
+    assert held_advisory_locks() == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from providers.sandbox import Sandbox
@@ -16,6 +17,18 @@ BASE_URL_SETTINGS = (
     "WOOCOMMERCE_API_BASE_URL",
     "GOOGLE_ADS_API_BASE_URL",
     "META_API_BASE_URL",
+)
+
+
+OAUTH_URL_SETTINGS = (
+    ("STRIPE_OAUTH_AUTHORIZE_URL", "/oauth/authorize"),
+    ("STRIPE_OAUTH_TOKEN_URL", "/oauth/token"),
+    ("STRIPE_OAUTH_DEAUTHORIZE_URL", "/oauth/deauthorize"),
+    ("SHOPIFY_OAUTH_BASE_URL", ""),
+    ("GOOGLE_OAUTH_AUTHORIZE_URL", "/o/oauth2/v2/auth"),
+    ("GOOGLE_OAUTH_REVOKE_URL", "/revoke"),
+    ("META_OAUTH_AUTHORIZE_URL", "/v27.0/dialog/oauth"),
+    ("META_OAUTH_BASE_URL", ""),
 )
 
 
@@ -40,11 +53,21 @@ class Command(BaseCommand):
             token_ttl=opts["token_ttl"],
         ).start()
         url = sandbox.url
+        # The OAuth apps configured in settings are "registered" with the simulated
+        # authorization servers, as a developer registers an app in a platform's dashboard.
+        for platform, conf in getattr(settings, "CONNECTIONS_OAUTH", {}).items():
+            options = conf.get("OPTIONS", {})
+            if platform in sandbox.dispatcher.platforms and options.get("client_id") and options.get("client_secret"):
+                sandbox.register_app(platform, options["client_id"], options["client_secret"])
+                self.stdout.write(f"Registered the {platform} OAuth app {options['client_id']}")
         self.stdout.write(f"Provider simulator (local, not a platform) listening on {url}")
         self.stdout.write("Point the adapters at it with:")
         for name in BASE_URL_SETTINGS:
             self.stdout.write(f"  {name}={url}")
         self.stdout.write(f"  GOOGLE_OAUTH_TOKEN_URL={url}/token")
+        self.stdout.write("and the OAuth flows (connections/oauth) with:")
+        for name, path in OAUTH_URL_SETTINGS:
+            self.stdout.write(f"  {name}={url}{path}")
         self.stdout.write(f"Control API: {url}/_sandbox  (Ctrl-C to stop)")
         try:
             threading.Event().wait()
