@@ -14,7 +14,7 @@ DEV_ENV := .dev/env
 PYTEST_WORKERS ?= 2
 WITH_DEV_ENV := set -a && . ./$(DEV_ENV) && set +a &&
 
-.PHONY: help run test venv postgres db dev-env migrate check
+.PHONY: help run test bench bench-full venv postgres db dev-env migrate check
 
 help:
 	@echo "make run   set up everything and run the service on 127.0.0.1:8000"
@@ -44,6 +44,14 @@ check: venv dev-env
 
 run: migrate check
 	scripts/run_demo.sh
+
+bench: venv db
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
+	$(BIN)/python -m bench.run --quick
+
+bench-full: venv db
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
+	$(BIN)/python -m bench.run
 
 test: venv db
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q

@@ -58,6 +58,10 @@ class HttpConfig:
     @classmethod
     def from_options(cls, base: Mapping[str, Any] | None = None, **overrides: Any) -> HttpConfig:
         fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            # A misspelt option in REVENUE_PROVIDERS must not be ignored silently.
+            raise TypeError(f"unknown HTTP option(s): {', '.join(unknown)}")
         values: dict[str, Any] = {}
         # Layer by layer, so an option left as None falls back to the settings value
         # rather than erasing it in favour of the dataclass default.

@@ -229,8 +229,8 @@ def test_unparseable_json_is_a_bad_response() -> None:
         get(client()).json()
 
 
-def test_config_overrides_settings_and_ignores_unknown_or_empty_options() -> None:
-    config = HttpConfig.from_options(
-        {"retries": 5, "read_timeout": 4.0}, retries=1, read_timeout=None, developer_token="x"
-    )
+def test_config_overrides_settings_keeps_them_for_empty_options_and_refuses_unknown_ones() -> None:
+    config = HttpConfig.from_options({"retries": 5, "read_timeout": 4.0}, retries=1, read_timeout=None)
     assert (config.retries, config.read_timeout) == (1, 4.0)
+    with pytest.raises(TypeError, match="unknown HTTP option"):
+        HttpConfig.from_options({}, read_timout=2)

@@ -1,0 +1,137 @@
+"""Shared plumbing of the benchmarks: a dedicated database, secrets, a gunicorn server
+with the production configuration, and the platform simulator."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DB_NAME = os.environ.get("BENCH_DB", "skeldir_bench")
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+
+
+def bench_env() -> dict[str, str]:
+    """Environment of every process of a benchmark run (server, refresher, this one)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return {
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "CREDENTIAL_ENCRYPTION_KEYS": json.dumps({"current": "b1", "keys": {"b1": secrets.token_urlsafe(24)}}),
+        "DATABASE_URL": f"postgres://skeldir_app@/{DB_NAME}",
+        "DATABASE_OWNER_URL": f"postgres://skeldir_owner@/{DB_NAME}",
+        "JWT_SIGNING_KID": "bench",
+        "JWT_SIGNING_KEY": private_pem,
+        "JWT_PUBLIC_KEYS": json.dumps({"bench": public_pem}),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "GOOGLE_ADS_DEVELOPER_TOKEN": "bench-developer-token",
+        "LOG_LEVEL": "WARNING",
+        # Seeded snapshots stay fresh for a whole run; benchmarks that need expired entries
+        # expire them explicitly.
+        "REVENUE_CACHE_TTL_SECONDS": "3600",
+    }
+
+
+def prepare_database(env: dict[str, str]) -> None:
+    """A fresh benchmark database, migrated by the owner."""
+    subprocess.run(["psql", "-X", "-q", "postgresql:///postgres", "-c", f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'],
+                   check=True)
+    subprocess.run(["psql", "-X", "-q", "postgresql:///postgres", "-v", "owner=skeldir_owner", "-v", f"db={DB_NAME}",
+                    "-f", str(ROOT / "scripts" / "bootstrap_db.sql")], check=True)
+    subprocess.run([PYTHON, "manage.py", "migrate", "--database", "owner", "--no-input", "-v", "0"],
+                   cwd=ROOT, env={**os.environ, **env}, check=True)
+
+
+def setup_django(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict[str, str], **extra_env: str) -> Iterator[str]:
+    """The API under the production gunicorn configuration (gunicorn.conf.py)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "skeldir.wsgi", "-c", "gunicorn.conf.py"],
+        cwd=ROOT,
+        env={**os.environ, **env, "BIND": f"127.0.0.1:{port}", **extra_env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+@contextlib.contextmanager
+def simulator(env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [PYTHON, "manage.py", "provider_sandbox", "--port", str(port)],
+        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def simulator_env(url: str) -> dict[str, str]:
+    names = ("STRIPE", "SHOPIFY", "PAYPAL", "WOOCOMMERCE", "GOOGLE_ADS", "META")
+    return {**{f"{name}_API_BASE_URL": url for name in names}, "GOOGLE_OAUTH_TOKEN_URL": f"{url}/token"}
+
+
+def write_result(name: str, data: object) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2, default=str))
+    return path
+
+
+def machine() -> dict[str, str]:
+    return {
+        "cpus": str(os.cpu_count()),
+        "python": sys.version.split()[0],
+        "postgres": subprocess.run(["psql", "-X", "-At", "postgresql:///postgres", "-c", "SHOW server_version"],
+                                   capture_output=True, text=True).stdout.strip(),
+    }
