@@ -13,8 +13,8 @@ Every record handled by the console handler goes through two filters, in this or
   Django's request object becomes its method and path.
 
 Redaction knows the configured secrets by value (the credential key ring, SECRET_KEY,
-the JWT signing key, the Google OAuth client secret and developer token, METRICS_TOKEN,
-database passwords) and the shapes of tokens and where they travel: `Bearer …`,
+the JWT signing key, the Google OAuth client secret and developer token, the OAuth apps'
+client secrets, METRICS_TOKEN, database passwords) and the shapes of tokens and where they travel: `Bearer …`,
 Authorization-like headers, `access_token=` style parameters and JSON fields, JWTs,
 PEM private keys, and the platforms' token prefixes (`sk_live_`, `sk_test_`, `rk_…`,
 `shpat_`, `EAA…`, `ya29.`, Google's `1//` refresh tokens).
@@ -101,6 +101,9 @@ def known_secrets() -> tuple[str, ...]:
         values.add(str(getattr(settings, name, "") or ""))
     google = getattr(settings, "REVENUE_PROVIDERS", {}).get("google_ads", {}).get("OPTIONS", {})
     values.update(str(google.get(name) or "") for name in ("client_secret", "developer_token"))
+    # The OAuth apps' client secrets (Stripe's is the platform's secret key).
+    for app in (getattr(settings, "CONNECTIONS_OAUTH", None) or {}).values():
+        values.add(str(app.get("OPTIONS", {}).get("client_secret") or ""))
     values.update(str(db.get("PASSWORD") or "") for db in settings.DATABASES.values())
     return tuple(sorted((v for v in values if len(v) >= _MIN_SECRET_LENGTH), key=len, reverse=True))
 
@@ -108,7 +111,7 @@ def known_secrets() -> tuple[str, ...]:
 @receiver(setting_changed)
 def _reset(*, setting: str, **kwargs: Any) -> None:
     if setting in ("CREDENTIAL_ENCRYPTION_KEYS", "SECRET_KEY", "JWT_SIGNING_KEY", "METRICS_TOKEN",
-                   "REVENUE_PROVIDERS", "DATABASES"):
+                   "REVENUE_PROVIDERS", "CONNECTIONS_OAUTH", "DATABASES"):
         known_secrets.cache_clear()
 
 

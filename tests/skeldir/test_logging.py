@@ -164,3 +164,14 @@ def test_djangos_request_object_is_reduced_to_method_and_path():
     assert rec.correlation_id == "6f1c2b8a-0d8e-4b51-9d0c-3e2f1a4b5c6d"
     line = JsonFormatter().format(rec)
     assert "tok-request-header" not in line and '"request":"GET /api/v1/revenue/realtime"' in line
+
+
+def test_the_oauth_apps_client_secrets_are_redacted_by_value(settings):
+    import copy
+
+    from skeldir.logging import known_secrets
+
+    oauth = copy.deepcopy(settings.CONNECTIONS_OAUTH)
+    oauth["meta_ads"]["OPTIONS"]["client_secret"] = "meta-app-secret-for-redaction"
+    settings.CONNECTIONS_OAUTH = oauth
+    assert "meta-app-secret-for-redaction" in known_secrets()
