@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
 
 from connections.crypto import CredentialKeyError, CredentialUndecryptable, UnknownCredentialKey, key_ring
 from connections.models import ConnectionStatus, LifecycleStatus, PlatformConnection, PlatformCredential
@@ -36,14 +35,14 @@ def connection_list_active() -> list[PlatformConnection]:
     (all accounts, not one per platform), and every disconnected one — disabled with its
     credential revoked — whose revoked credential makes the refresh report it as
     `reconnect_required` without calling the platform."""
-    disconnected = Q(status=ConnectionStatus.DISABLED) & Exists(
-        PlatformCredential.objects.filter(
-            platform_connection_id=OuterRef("id"), lifecycle_status=LifecycleStatus.REVOKED
-        )
-    )
+    # Plain SQL: this runs on every refresh, and compiling the ORM's EXISTS cost more
+    # than the query.
     return list(
-        PlatformConnection.objects.filter(Q(status=ConnectionStatus.ACTIVE) | disconnected).order_by(
-            "platform", "platform_account_id"
+        PlatformConnection.objects.raw(
+            "SELECT c.* FROM platform_connections c WHERE c.status = %s OR (c.status = %s AND EXISTS ("
+            "  SELECT 1 FROM platform_credentials k WHERE k.platform_connection_id = c.id"
+            "  AND k.lifecycle_status = %s)) ORDER BY c.platform, c.platform_account_id",
+            [ConnectionStatus.ACTIVE, ConnectionStatus.DISABLED, LifecycleStatus.REVOKED],
         )
     )
 

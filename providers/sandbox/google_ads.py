@@ -136,14 +136,7 @@ class GoogleAds(Platform):
         minted = read_token(token, TOKEN_PREFIX)
         if call.state.is_revoked(self.key, token) or (minted and minted[1] <= call.now):
             reason = "OAUTH_TOKEN_EXPIRED" if minted and minted[1] <= call.now else "OAUTH_TOKEN_INVALID"
-            return _ads_error(
-                401,
-                "UNAUTHENTICATED",
-                "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other "
-                "valid authentication credential.",
-                version,
-                ("authenticationError", reason, "Oauth token is invalid or expired."),
-            )
+            return _unauthenticated(version, reason)
         if not request.header("developer-token"):
             return _ads_error(
                 400,
@@ -320,14 +313,7 @@ class GoogleAds(Platform):
         token = request.bearer() or ""
         minted = read_token(token, TOKEN_PREFIX)
         if not token or call.state.is_revoked(self.key, token) or (minted and minted[1] <= call.now):
-            return _ads_error(
-                401,
-                "UNAUTHENTICATED",
-                "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other "
-                "valid authentication credential.",
-                version,
-                ("authenticationError", "OAUTH_TOKEN_INVALID", "Oauth token is invalid or expired."),
-            )
+            return _unauthenticated(version, "OAUTH_TOKEN_INVALID")
         if not request.header("developer-token"):
             return _ads_error(
                 400,
@@ -358,14 +344,7 @@ class GoogleAds(Platform):
             return _token_fault(kind, retry_after)
         version = request.params.get("version", "v21")
         if kind == "401":
-            return _ads_error(
-                401,
-                "UNAUTHENTICATED",
-                "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other "
-                "valid authentication credential.",
-                version,
-                ("authenticationError", "OAUTH_TOKEN_INVALID", "Oauth token is invalid."),
-            )
+            return _unauthenticated(version, "OAUTH_TOKEN_INVALID")
         if kind == "403":
             return _ads_error(
                 403,
@@ -549,6 +528,18 @@ def _client_credentials(request: Request) -> tuple[str | None, str | None]:
         return basic
     form = request.form()
     return form.get("client_id"), form.get("client_secret")
+
+
+def _unauthenticated(version: str, reason: str) -> Response:
+    """Google's 401 for a missing, invalid, expired or revoked OAuth access token."""
+    return _ads_error(
+        401,
+        "UNAUTHENTICATED",
+        "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other "
+        "valid authentication credential.",
+        version,
+        ("authenticationError", reason, "Oauth token is invalid or expired."),
+    )
 
 
 def _ads_error(
