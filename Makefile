@@ -14,7 +14,7 @@ DEV_ENV := .dev/env
 PYTEST_WORKERS ?= 2
 WITH_DEV_ENV := set -a && . ./$(DEV_ENV) && set +a &&
 
-.PHONY: help run test bench bench-full venv postgres db dev-env migrate check
+.PHONY: help run test lint bench bench-full venv postgres db dev-env migrate check
 
 help:
 	@echo "make run   set up everything and run the service on 127.0.0.1:8000"
@@ -52,6 +52,10 @@ bench: venv db
 bench-full: venv db
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
 	$(BIN)/python -m bench.run
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: venv db
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q

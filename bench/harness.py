@@ -29,9 +29,11 @@ def bench_env() -> dict[str, str]:
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return {
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "SECRET_KEY": secrets.token_urlsafe(40),
@@ -52,12 +54,31 @@ def bench_env() -> dict[str, str]:
 
 def prepare_database(env: dict[str, str]) -> None:
     """A fresh benchmark database, migrated by the owner."""
-    subprocess.run(["psql", "-X", "-q", "postgresql:///postgres", "-c", f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'],
-                   check=True)
-    subprocess.run(["psql", "-X", "-q", "postgresql:///postgres", "-v", "owner=skeldir_owner", "-v", f"db={DB_NAME}",
-                    "-f", str(ROOT / "scripts" / "bootstrap_db.sql")], check=True)
-    subprocess.run([PYTHON, "manage.py", "migrate", "--database", "owner", "--no-input", "-v", "0"],
-                   cwd=ROOT, env={**os.environ, **env}, check=True)
+    subprocess.run(
+        ["psql", "-X", "-q", "postgresql:///postgres", "-c", f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'],
+        check=True,
+    )
+    subprocess.run(
+        [
+            "psql",
+            "-X",
+            "-q",
+            "postgresql:///postgres",
+            "-v",
+            "owner=skeldir_owner",
+            "-v",
+            f"db={DB_NAME}",
+            "-f",
+            str(ROOT / "scripts" / "bootstrap_db.sql"),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--database", "owner", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+    )
 
 
 def setup_django(env: dict[str, str]) -> None:
@@ -106,7 +127,10 @@ def simulator(env: dict[str, str]) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [PYTHON, "manage.py", "provider_sandbox", "--port", str(port)],
-        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for_port(port)
@@ -132,6 +156,7 @@ def machine() -> dict[str, str]:
     return {
         "cpus": str(os.cpu_count()),
         "python": sys.version.split()[0],
-        "postgres": subprocess.run(["psql", "-X", "-At", "postgresql:///postgres", "-c", "SHOW server_version"],
-                                   capture_output=True, text=True).stdout.strip(),
+        "postgres": subprocess.run(
+            ["psql", "-X", "-At", "postgresql:///postgres", "-c", "SHOW server_version"], capture_output=True, text=True
+        ).stdout.strip(),
     }

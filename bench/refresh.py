@@ -47,16 +47,22 @@ def seed(tenants: int, connections: int, key: str) -> None:
     token = {"stripe": "sk_test_bench", "shopify": "shpat_bench", "woocommerce": "ck_b:cs_b"}
     cases = " ".join(f"WHEN '{p}' THEN '{token[p]}'" for p in PLATFORMS)
     _superuser_sql(
-        "INSERT INTO platform_credentials (tenant_id, platform_connection_id, platform, encrypted_access_token, key_id) "
+        "INSERT INTO platform_credentials"
+        " (tenant_id, platform_connection_id, platform, encrypted_access_token, key_id) "
         f"SELECT c.tenant_id, c.id, c.platform, pgp_sym_encrypt(CASE c.platform {cases} END, '{key}'), 'b1' "
         "FROM platform_connections c"
     )
 
 
 def _refresher(env: dict[str, str], *args: str) -> subprocess.Popen:
-    return subprocess.Popen([PYTHON, "manage.py", "refresh_revenue", "--ahead", "0", "--concurrency", CONCURRENCY,
-                             *args], cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    return subprocess.Popen(
+        [PYTHON, "manage.py", "refresh_revenue", "--ahead", "0", "--concurrency", CONCURRENCY, *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
 
 
 def _finish(process: subprocess.Popen) -> tuple[dict[str, Any], int]:
@@ -77,16 +83,23 @@ def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
     tenants = 1000 if quick else 2000
     rss_counts = (1000, 3000) if quick else (1000, 10_000)
     key = json.loads(env["CREDENTIAL_ENCRYPTION_KEYS"])["keys"]["b1"]
-    results: dict[str, Any] = {"tenants": tenants, "connections": len(PLATFORMS), "latency_ms": LATENCY_MS,
-                               "concurrency": int(CONCURRENCY)}
+    results: dict[str, Any] = {
+        "tenants": tenants,
+        "connections": len(PLATFORMS),
+        "latency_ms": LATENCY_MS,
+        "concurrency": int(CONCURRENCY),
+    }
     with simulator(env) as sim:
         run_env = {**env, **simulator_env(sim)}
 
         def latency() -> None:
             requests.post(f"{sim}/_sandbox/reset", timeout=5)
             for platform in PLATFORMS:
-                requests.post(f"{sim}/_sandbox/faults", timeout=5, json={
-                    "platform": platform, "account": "*", "fault": "latency", "latency_ms": LATENCY_MS})
+                requests.post(
+                    f"{sim}/_sandbox/faults",
+                    timeout=5,
+                    json={"platform": platform, "account": "*", "fault": "latency", "latency_ms": LATENCY_MS},
+                )
 
         # One process.
         seed(tenants, 3, key)
@@ -95,8 +108,12 @@ def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
         summary, _ = _finish(_refresher(run_env))
         one = time.monotonic() - started
         floor = tenants * len(PLATFORMS) * LATENCY_MS / 1000
-        results["one_process"] = {"seconds": one, "summary": summary, "sequential_floor_seconds": floor,
-                                  "floor_ratio": one / floor}
+        results["one_process"] = {
+            "seconds": one,
+            "summary": summary,
+            "sequential_floor_seconds": floor,
+            "floor_ratio": one / floor,
+        }
 
         # Two processes started together.
         seed(tenants, 3, key)
@@ -108,9 +125,13 @@ def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
         calls = _calls(sim)
         per_account = [n for platform in PLATFORMS for n in calls.get(platform, {}).values()]
         results["two_processes"] = {
-            "seconds": two, "summaries": summaries, "speedup": one / two,
+            "seconds": two,
+            "summaries": summaries,
+            "speedup": one / two,
             "refreshed_total": sum(s["refreshed"] for s in summaries),
-            "calls_min": min(per_account), "calls_max": max(per_account), "accounts": len(per_account),
+            "calls_min": min(per_account),
+            "calls_max": max(per_account),
+            "accounts": len(per_account),
         }
 
         # Peak RSS against the tenant count (one connection each, no latency).
@@ -131,10 +152,18 @@ def verdicts(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
     exactly_once = two["calls_min"] == two["calls_max"] == 1 and two["refreshed_total"] == results["tenants"]
     low, high = results["rss_counts"]
     return [
-        (f"refresh: {results['tenants']}x3 time / sequential floor", f"{one['floor_ratio']:.3f}", "<= 0.05",
-         one["floor_ratio"] <= 0.05),
+        (
+            f"refresh: {results['tenants']}x3 time / sequential floor",
+            f"{one['floor_ratio']:.3f}",
+            "<= 0.05",
+            one["floor_ratio"] <= 0.05,
+        ),
         ("refresh: two processes, each tenant once", "yes" if exactly_once else "no", "yes", exactly_once),
         ("refresh: two processes / one process speed", f"{two['speedup']:.2f}", ">= 1.7", two["speedup"] >= 1.7),
-        (f"refresh: peak RSS {high} / {low} tenants", f"{results['rss_ratio']:.2f}", "<= 1.2",
-         results["rss_ratio"] <= 1.2),
+        (
+            f"refresh: peak RSS {high} / {low} tenants",
+            f"{results['rss_ratio']:.2f}",
+            "<= 1.2",
+            results["rss_ratio"] <= 1.2,
+        ),
     ]

@@ -37,9 +37,16 @@ def seed(tenants: int) -> list[tuple[str, str]]:
     for n in range(tenants):
         tenant = tenant_create(name=f"bench-{n:05d}")
         snapshot = Snapshot(
-            tenant_id=tenant.id, interval="day", window_start=start, window_end=end, currency="USD",
-            sources=(SourceState(str(uuid.uuid4()), "stripe", f"acct_{n}", "sales", "ok",
-                                 Figures({"USD": 10_000 + n}, 3, now, start)),),
+            tenant_id=tenant.id,
+            interval="day",
+            window_start=start,
+            window_end=end,
+            currency="USD",
+            sources=(
+                SourceState(
+                    str(uuid.uuid4()), "stripe", f"acct_{n}", "sales", "ok", Figures({"USD": 10_000 + n}, 3, now, start)
+                ),
+            ),
             data_as_of=now,
         )
         with tenant_context(tenant.id):
@@ -52,9 +59,22 @@ def seed(tenants: int) -> list[tuple[str, str]]:
 def wrk(url: str, path: str, connections: int, seconds: int, tokens: Path, *, if_none_match: bool = False) -> dict:
     env = {**os.environ, "BENCH_TOKENS": str(tokens), "BENCH_IF_NONE_MATCH": "1" if if_none_match else "0"}
     result = subprocess.run(
-        ["wrk", "-t", str(WRK_THREADS), "-c", str(connections), "-d", f"{seconds}s", "--latency",
-         "-s", str(ROOT / "bench" / "rotate.lua"), f"{url}{path}"],
-        capture_output=True, text=True, env=env,
+        [
+            "wrk",
+            "-t",
+            str(WRK_THREADS),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            str(ROOT / "bench" / "rotate.lua"),
+            f"{url}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed:\n{result.stdout}\n{result.stderr}")
@@ -113,8 +133,14 @@ def verdicts(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
         for name in ("floor: SELECT 1", "v1 cache hit (200)", "v1 not modified (304)"):
             ratio = runs[f"{name} @{connections}"]["rps"] / floor
             target = 0.6 if name.startswith("v1") else None
-            rows.append((f"{name} / constant floor @{connections}", f"{ratio:.2f}",
-                         f">= {target}" if target else "(floor)", ratio >= target if target else True))
+            rows.append(
+                (
+                    f"{name} / constant floor @{connections}",
+                    f"{ratio:.2f}",
+                    f">= {target}" if target else "(floor)",
+                    ratio >= target if target else True,
+                )
+            )
     hit64 = runs["v1 cache hit (200) @64"]
     tail = hit64["p99_us"] / max(1, hit64["p50_us"])
     rows.append(("v1 cache hit p99 / p50 @64", f"{tail:.1f}", "<= 5", tail <= 5))

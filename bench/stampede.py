@@ -19,8 +19,10 @@ from bench.harness import gunicorn, simulator, simulator_env
 
 CALLERS = 200
 LATENCY_MS = 200
-SOURCES = [("stripe", "acct_stampede", {"connect": True}, "sk_test_stampede"),
-           ("shopify", "stampede.myshopify.com", None, "shpat_stampede")]
+SOURCES = [
+    ("stripe", "acct_stampede", {"connect": True}, "sk_test_stampede"),
+    ("shopify", "stampede.myshopify.com", None, "shpat_stampede"),
+]
 
 
 def _tenant() -> tuple[uuid.UUID, str]:
@@ -38,12 +40,23 @@ def _tenant() -> tuple[uuid.UUID, str]:
     start, end = day_window(now, "UTC")
     with tenant_context(tenant.id):
         for platform, account, metadata, token in SOURCES:
-            row = connection_upsert(tenant_id=tenant.id, platform=platform, platform_account_id=account,
-                                    metadata=metadata)
+            row = connection_upsert(
+                tenant_id=tenant.id, platform=platform, platform_account_id=account, metadata=metadata
+            )
             credential_upsert(connection_row=row, access_token=token)
-        cache_entry_store_snapshot(tenant_id=tenant.id, now=now, snapshot=Snapshot(
-            tenant_id=tenant.id, interval="day", window_start=start, window_end=end, currency="USD",
-            sources=(), data_as_of=now))  # expired: 2 h old with a 1 h TTL
+        cache_entry_store_snapshot(
+            tenant_id=tenant.id,
+            now=now,
+            snapshot=Snapshot(
+                tenant_id=tenant.id,
+                interval="day",
+                window_start=start,
+                window_end=end,
+                currency="USD",
+                sources=(),
+                data_as_of=now,
+            ),
+        )  # expired: 2 h old with a 1 h TTL
     return tenant.id, token_issue(tenant_id=tenant.id, ttl_seconds=3600)
 
 
@@ -56,8 +69,11 @@ def _burst(url: str, token: str) -> tuple[list[float], list[dict[str, Any]]]:
     def call(i: int) -> None:
         session = requests.Session()
         barrier.wait()
-        response = session.get(f"{url}/api/v1/revenue/realtime", timeout=60, headers={
-            "Authorization": f"Bearer {token}", "X-Correlation-ID": str(uuid.uuid4())})
+        response = session.get(
+            f"{url}/api/v1/revenue/realtime",
+            timeout=60,
+            headers={"Authorization": f"Bearer {token}", "X-Correlation-ID": str(uuid.uuid4())},
+        )
         finished[i] = time.time()
         bodies[i] = {"status": response.status_code, **(response.json() if response.status_code == 200 else {})}
 
@@ -79,8 +95,11 @@ def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
             requests.post(f"{sim}/_sandbox/reset", timeout=5)
             for platform, account, *_ in SOURCES:
                 key = account if platform != "stripe" else account
-                requests.post(f"{sim}/_sandbox/faults", timeout=5, json={
-                    "platform": platform, "account": key, "fault": "latency", "latency_ms": LATENCY_MS})
+                requests.post(
+                    f"{sim}/_sandbox/faults",
+                    timeout=5,
+                    json={"platform": platform, "account": key, "fault": "latency", "latency_ms": LATENCY_MS},
+                )
             tenant_id, token = _tenant()
             started = time.time()
             finished, bodies = _burst(url, token)
@@ -92,15 +111,17 @@ def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
             hit_finished, _ = _burst(url, token)
             hits = max(hit_finished) - hit_start
             calls = requests.get(f"{sim}/_sandbox/calls", timeout=5).json()
-            results["trials"].append({
-                "statuses": statuses,
-                "distinct_data_as_of": len(as_of),
-                "calls": {p: calls.get(p, {}) for p, *_ in SOURCES},
-                "stampede_seconds": max(finished) - started,
-                "drain_seconds": drain,
-                "hits_seconds": hits,
-                "ratio": drain / hits,
-            })
+            results["trials"].append(
+                {
+                    "statuses": statuses,
+                    "distinct_data_as_of": len(as_of),
+                    "calls": {p: calls.get(p, {}) for p, *_ in SOURCES},
+                    "stampede_seconds": max(finished) - started,
+                    "drain_seconds": drain,
+                    "hits_seconds": hits,
+                    "ratio": drain / hits,
+                }
+            )
     trials_ = results["trials"]
     results["median_ratio"] = statistics.median(t["ratio"] for t in trials_)
     results["max_calls_per_source"] = max(n for t in trials_ for per in t["calls"].values() for n in per.values())
@@ -115,6 +136,10 @@ def verdicts(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
     return [
         ("stampede: platform calls per source", calls, "exactly 1", exactly_one),
         ("stampede: all 200 with one data_as_of", "yes" if all_200 else "no", "yes", all_200),
-        ("stampede: drain / 200 concurrent hits", f"{results['median_ratio']:.2f}", "<= 1.5",
-         results["median_ratio"] <= 1.5),
+        (
+            "stampede: drain / 200 concurrent hits",
+            f"{results['median_ratio']:.2f}",
+            "<= 1.5",
+            results["median_ratio"] <= 1.5,
+        ),
     ]

@@ -82,9 +82,13 @@ class PlatformConnectionAdmin(OperatorModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PlatformConnection]:
         credentials = PlatformCredential.objects.using(OPERATOR_DB).filter(platform_connection=OuterRef("pk"))
-        return super().get_queryset(request).annotate(
-            credential_pk=Subquery(credentials.values("id")[:1]),
-            credential_status=Subquery(credentials.values("lifecycle_status")[:1]),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                credential_pk=Subquery(credentials.values("id")[:1]),
+                credential_status=Subquery(credentials.values("lifecycle_status")[:1]),
+            )
         )
 
     @admin.display(description="tenant", ordering="tenant__name")
@@ -112,8 +116,7 @@ class PlatformConnectionAdmin(OperatorModelAdmin):
         if row is None:
             return "none: the account must be connected"
         return format_html(
-            '<a href="{}">{}</a>: {}; expires {}; next refresh due {}; {} failure(s){}; key id {}; '
-            "access token {}",
+            '<a href="{}">{}</a>: {}; expires {}; next refresh due {}; {} failure(s){}; key id {}; access token {}',
             _credential_url(row["id"]),
             row["id"],
             row["lifecycle_status"],
@@ -129,13 +132,16 @@ class PlatformConnectionAdmin(OperatorModelAdmin):
         rows = list(queryset.select_related("tenant"))
         changed = set(
             connections_set_status(
-                connection_ids=[c.pk for c in rows], status=status, using=OPERATOR_DB,
+                connection_ids=[c.pk for c in rows],
+                status=status,
+                using=OPERATOR_DB,
                 actor=request.user.get_username(),
             )
         )
         done = [c for c in rows if c.pk in changed]
-        self.operator_logged(request, done, f"admin_connection_{status}", f"Set status {status}.",
-                             connections=[str(c.pk) for c in done])
+        self.operator_logged(
+            request, done, f"admin_connection_{status}", f"Set status {status}.", connections=[str(c.pk) for c in done]
+        )
         self.message_user(
             request,
             f"{len(done)} connection(s) set {status}; {len(rows) - len(done)} already were.",
@@ -195,14 +201,18 @@ class PlatformCredentialAdmin(OperatorModelAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PlatformCredential]:
-        return super().get_queryset(request).only(
-            *CREDENTIAL_FIELDS,
-            "tenant__id",
-            "tenant__name",
-            "platform_connection__id",
-            "platform_connection__platform_account_id",
-            "platform_connection__platform",
-            "platform_connection__status",
+        return (
+            super()
+            .get_queryset(request)
+            .only(
+                *CREDENTIAL_FIELDS,
+                "tenant__id",
+                "tenant__name",
+                "platform_connection__id",
+                "platform_connection__platform_account_id",
+                "platform_connection__platform",
+                "platform_connection__status",
+            )
         )
 
     @admin.display(description="account", ordering="platform_connection__platform_account_id")
@@ -240,8 +250,13 @@ class PlatformCredentialAdmin(OperatorModelAdmin):
             )
         )
         done = [c for c in rows if c.pk in marked]
-        self.operator_logged(request, done, "admin_credential_mark_for_refresh", "Marked for refresh.",
-                             credentials=[str(c.pk) for c in done])
+        self.operator_logged(
+            request,
+            done,
+            "admin_credential_mark_for_refresh",
+            "Marked for refresh.",
+            credentials=[str(c.pk) for c in done],
+        )
         skipped = len(rows) - len(done)
         self.message_user(
             request,

@@ -48,15 +48,15 @@ class PlatformConnection(models.Model):
             ),
             # Target of the credentials' composite foreign key: a credential can only
             # belong to a connection of its own tenant and platform.
-            models.UniqueConstraint(fields=["id", "tenant", "platform"], name="uq_platform_connections_id_tenant_platform"),
+            models.UniqueConstraint(
+                fields=["id", "tenant", "platform"], name="uq_platform_connections_id_tenant_platform"
+            ),
             models.CheckConstraint(
                 condition=models.Q(status__in=ConnectionStatus.values), name="ck_platform_connections_status_valid"
             ),
         ]
         indexes = [
-            models.Index(
-                "tenant", "platform", models.F("updated_at").desc(), name="idx_conn_tenant_platform_upd"
-            ),
+            models.Index("tenant", "platform", models.F("updated_at").desc(), name="idx_conn_tenant_platform_upd"),
         ]
 
     def __str__(self) -> str:
@@ -111,9 +111,7 @@ class PlatformCredential(models.Model):
             ),
         ]
         indexes = [
-            models.Index(
-                "tenant", "platform", models.F("updated_at").desc(), name="idx_cred_tenant_platform_upd"
-            ),
+            models.Index("tenant", "platform", models.F("updated_at").desc(), name="idx_cred_tenant_platform_upd"),
             models.Index(
                 fields=["tenant", "lifecycle_status", "next_refresh_due_at"],
                 name="idx_platform_credentials_due",

@@ -70,9 +70,8 @@ CREDENTIAL_FIELDS = (
 def connection_list_with_credentials() -> list[dict[str, Any]]:
     """Every connection of the current tenant with its credential's lifecycle (never a
     token: the encrypted columns are not even read), in one query."""
-    rows = (
-        PlatformConnection.objects.order_by("platform", "platform_account_id", "id")
-        .values(*CONNECTION_FIELDS, "credentials__id", *(f"credentials__{f}" for f in CREDENTIAL_FIELDS))
+    rows = PlatformConnection.objects.order_by("platform", "platform_account_id", "id").values(
+        *CONNECTION_FIELDS, "credentials__id", *(f"credentials__{f}" for f in CREDENTIAL_FIELDS)
     )
     return [_with_credential(row) for row in rows]
 
@@ -141,9 +140,7 @@ def credential_get(*, connection_id: uuid.UUID, for_update: bool = False) -> Cre
     )
 
 
-def credentials_get_many(
-    *, connection_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, CredentialTokens | CredentialKeyError]:
+def credentials_get_many(*, connection_ids: list[uuid.UUID]) -> dict[uuid.UUID, CredentialTokens | CredentialKeyError]:
     """The decrypted credentials of several connections in one round trip (the refresh
     path reads every source's at once). A connection without a credential is absent;
     one that cannot be decrypted maps to its error, without failing the others."""
@@ -178,8 +175,19 @@ def credentials_get_many(
                 found[connection_id] = tokens
         return found
     result: dict[uuid.UUID, CredentialTokens | CredentialKeyError] = {}
-    for (credential_id, connection_id, platform, key_id, expires_at, due, status, failures, known, access,
-         refresh) in rows:
+    for (
+        credential_id,
+        connection_id,
+        platform,
+        key_id,
+        expires_at,
+        due,
+        status,
+        failures,
+        known,
+        access,
+        refresh,
+    ) in rows:
         if not known:
             result[connection_id] = UnknownCredentialKey(
                 f"platform credential {credential_id} is encrypted with key id {key_id!r}, "

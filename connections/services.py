@@ -235,8 +235,14 @@ def connections_set_status(
     for connection_id, tenant_id, platform in changed:
         logger.info(
             "connection_status_changed",
-            extra={"event": "connection_status_changed", "tenant_id": str(tenant_id), "platform": platform,
-                   "connection_id": str(connection_id), "outcome": str(status), "actor": actor},
+            extra={
+                "event": "connection_status_changed",
+                "tenant_id": str(tenant_id),
+                "platform": platform,
+                "connection_id": str(connection_id),
+                "outcome": str(status),
+                "actor": actor,
+            },
         )
     return [row[0] for row in changed]
 
@@ -261,8 +267,13 @@ def credentials_mark_refresh_due(
     for credential_id, tenant_id, platform in marked:
         logger.info(
             "credential_marked_for_refresh",
-            extra={"event": "credential_marked_for_refresh", "tenant_id": str(tenant_id), "platform": platform,
-                   "credential_id": str(credential_id), "actor": actor},
+            extra={
+                "event": "credential_marked_for_refresh",
+                "tenant_id": str(tenant_id),
+                "platform": platform,
+                "credential_id": str(credential_id),
+                "actor": actor,
+            },
         )
     return [row[0] for row in marked]
 

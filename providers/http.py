@@ -20,7 +20,7 @@ import os
 import time
 import urllib.request
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -143,8 +143,8 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: datetime | None = No
     if when is None:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
     return max(1, math.ceil((when - now).total_seconds()))
 
 
@@ -231,7 +231,9 @@ class ProviderHttp:
         except (requests.ConnectionError, requests.exceptions.RetryError) as exc:
             self._log(method, where, None, started, correlation_id, "connection_error")
             reason = redact(type(exc).__name__, secrets)
-            raise ProviderNetworkError(f"{method} {where} failed to connect ({reason})", platform=self.platform) from None
+            raise ProviderNetworkError(
+                f"{method} {where} failed to connect ({reason})", platform=self.platform
+            ) from None
         except requests.RequestException as exc:
             self._log(method, where, None, started, correlation_id, "request_error")
             raise ProviderNetworkError(
@@ -272,7 +274,9 @@ class ProviderHttp:
         except requests.Timeout:
             raise ProviderNetworkError(f"{method} {where} timed out reading the body", platform=self.platform) from None
         except requests.ConnectionError:
-            raise ProviderNetworkError(f"{method} {where} connection lost reading the body", platform=self.platform) from None
+            raise ProviderNetworkError(
+                f"{method} {where} connection lost reading the body", platform=self.platform
+            ) from None
         return b"".join(chunks)
 
     def _log(

@@ -234,8 +234,9 @@ class RevenueCacheEntryAdmin(OperatorModelAdmin):
             )
         )
         done = [e for e in entries if e.tenant_id in cleared]
-        self.operator_logged(request, done, "admin_clear_cooldown", "Cleared the cooldown.",
-                             tenants=[str(e.tenant_id) for e in done])
+        self.operator_logged(
+            request, done, "admin_clear_cooldown", "Cleared the cooldown.", tenants=[str(e.tenant_id) for e in done]
+        )
         if not done:
             self.message_user(request, "None of the selected entries had a cooldown.", messages.WARNING)
             return
@@ -252,13 +253,15 @@ class RevenueCacheEntryAdmin(OperatorModelAdmin):
             )
             return
         correlation_id = request_correlation_id(request)
-        results = revenue_refresh_tenants(
-            [e.tenant_id for e in entries], correlation_id=correlation_id, force=True
-        )
+        results = revenue_refresh_tenants([e.tenant_id for e in entries], correlation_id=correlation_id, force=True)
         outcomes = {tenant_id: (r.outcome if r is not None else "error") for tenant_id, r in results.items()}
         self.operator_logged(
-            request, entries, "admin_refresh_now", "Refreshed now.",
-            correlation_id=correlation_id, outcomes={str(k): v for k, v in outcomes.items()},
+            request,
+            entries,
+            "admin_refresh_now",
+            "Refreshed now.",
+            correlation_id=correlation_id,
+            outcomes={str(k): v for k, v in outcomes.items()},
         )
         for entry in entries:
             outcome = outcomes[entry.tenant_id]

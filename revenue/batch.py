@@ -156,7 +156,7 @@ def revenue_refresh_tenants(
 
 
 def parse_shard(value: str) -> tuple[int, int]:
-    """"K/N" with 1 <= K <= N."""
+    """ "K/N" with 1 <= K <= N."""
     try:
         k, n = (int(part) for part in value.split("/"))
     except ValueError:

@@ -43,8 +43,14 @@ def read_observed(request: Any, outcome: str) -> None:
 
 
 def source_observed(
-    *, tenant_id: uuid.UUID, correlation_id: str, platform: str, account: str, status: str,
-    duration_seconds: float | None, error: str | None = None,
+    *,
+    tenant_id: uuid.UUID,
+    correlation_id: str,
+    platform: str,
+    account: str,
+    status: str,
+    duration_seconds: float | None,
+    error: str | None = None,
 ) -> None:
     """One source's fetch within a refresh finished (ok or a failure kind)."""
     if duration_seconds is not None:
@@ -88,8 +94,9 @@ def cooldown_entered(*, tenant_id: uuid.UUID, correlation_id: str, until: dateti
     )
 
 
-def credential_observed(*, tenant_id: uuid.UUID, correlation_id: str, platform: str, outcome: str,
-                        kind: str | None = None) -> None:
+def credential_observed(
+    *, tenant_id: uuid.UUID, correlation_id: str, platform: str, outcome: str, kind: str | None = None
+) -> None:
     """A token refresh: refreshed, failed (transient, `kind`) or revoked."""
     metrics.CREDENTIAL_REFRESHES.labels(platform, outcome).inc()
     logger.log(

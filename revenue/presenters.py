@@ -6,7 +6,7 @@ major units only here, at the edge, with Decimal (never through float arithmetic
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,7 @@ def major(minor: int, currency: str) -> Decimal:
 
 def rfc3339(value: datetime) -> str:
     """UTC with a Z, to the microsecond when there is one."""
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _amounts(amounts: dict[str, int] | Any) -> dict[str, Decimal]:

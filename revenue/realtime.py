@@ -139,9 +139,7 @@ def revenue_refresh(
         return _refresh_locked(tenant_id, correlation_id=correlation_id, ahead_seconds=ahead_seconds, force=force)
 
 
-def _refresh_locked(
-    tenant_id: uuid.UUID, *, correlation_id: str, ahead_seconds: float, force: bool
-) -> RefreshResult:
+def _refresh_locked(tenant_id: uuid.UUID, *, correlation_id: str, ahead_seconds: float, force: bool) -> RefreshResult:
     now = clock.now()
     started = time.monotonic()
     with tenant_context(tenant_id):

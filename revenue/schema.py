@@ -16,8 +16,9 @@ class WindowSerializer(serializers.Serializer):
 class ClaimedSerializer(serializers.Serializer):
     total = serializers.DecimalField(max_digits=30, decimal_places=3, coerce_to_string=False, min_value=0)
     total_minor = serializers.IntegerField(min_value=0)
-    by_currency = serializers.DictField(child=serializers.DecimalField(max_digits=30, decimal_places=3,
-                                                                       coerce_to_string=False))
+    by_currency = serializers.DictField(
+        child=serializers.DecimalField(max_digits=30, decimal_places=3, coerce_to_string=False)
+    )
 
 
 class SourceSerializer(serializers.Serializer):
@@ -26,8 +27,9 @@ class SourceSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["sales", "claimed"])
     status = serializers.CharField(help_text="ok, an error kind, or reconnect_required")
     stale = serializers.BooleanField()
-    amounts = serializers.DictField(child=serializers.DecimalField(max_digits=30, decimal_places=3,
-                                                                   coerce_to_string=False))
+    amounts = serializers.DictField(
+        child=serializers.DecimalField(max_digits=30, decimal_places=3, coerce_to_string=False)
+    )
     count = serializers.IntegerField(min_value=0)
     as_of = serializers.DateTimeField(allow_null=True)
     error = serializers.CharField(allow_null=True)
@@ -38,7 +40,10 @@ class RealtimeRevenueV1Serializer(serializers.Serializer):
     interval = serializers.CharField(help_text="The window: `day` (since midnight in the tenant's time zone)")
     currency = serializers.RegexField(r"^[A-Z]{3}$", help_text="The tenant's reporting currency (ISO 4217)")
     revenue_total = serializers.DecimalField(
-        max_digits=30, decimal_places=3, coerce_to_string=False, min_value=0,
+        max_digits=30,
+        decimal_places=3,
+        coerce_to_string=False,
+        min_value=0,
         help_text="Sales in `currency`, major units. Claimed (ad) revenue and other currencies are not in it.",
     )
     verified = serializers.BooleanField(help_text="Always false until payment reconciliation exists")
@@ -48,8 +53,9 @@ class RealtimeRevenueV1Serializer(serializers.Serializer):
     event_count = serializers.IntegerField(min_value=0)
     window = WindowSerializer()
     claimed_revenue = ClaimedSerializer()
-    sales_by_currency = serializers.DictField(child=serializers.DecimalField(max_digits=30, decimal_places=3,
-                                                                             coerce_to_string=False))
+    sales_by_currency = serializers.DictField(
+        child=serializers.DecimalField(max_digits=30, decimal_places=3, coerce_to_string=False)
+    )
     breakdown = SourceSerializer(many=True)
     stale_sources = serializers.ListField(child=serializers.CharField())
 

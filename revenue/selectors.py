@@ -58,9 +58,7 @@ class CacheEntryState:
 _FIELDS = [f.name for f in dataclasses.fields(CacheEntryState)]
 
 
-_READ_SQL = (
-    f"SELECT {', '.join(_FIELDS)} FROM revenue_cache_entries WHERE tenant_id = %s AND cache_key = %s"  # noqa: S608
-)
+_READ_SQL = f"SELECT {', '.join(_FIELDS)} FROM revenue_cache_entries WHERE tenant_id = %s AND cache_key = %s"  # noqa: S608
 
 
 def cache_entry_read(tenant_id: uuid.UUID) -> CacheEntryState | None:
@@ -82,7 +80,9 @@ def cache_entry_get(tenant_id: uuid.UUID) -> CacheEntryState | None:
         return cache_entry_read(tenant_id)
 
 
-def tenant_ids_iter(*, shard: tuple[int, int] | None = None, only: list[uuid.UUID] | None = None) -> Iterator[uuid.UUID]:
+def tenant_ids_iter(
+    *, shard: tuple[int, int] | None = None, only: list[uuid.UUID] | None = None
+) -> Iterator[uuid.UUID]:
     """Tenant ids in a stable order, streamed (memory does not grow with the tenant count).
     `shard=(k, n)` keeps the ids whose hash falls in shard k of n (k counted from 1)."""
     rows = Tenant.objects.order_by("id").values_list("id", flat=True)

@@ -23,6 +23,7 @@ def _skip_commit_flush(cursor: object) -> None:
     without waiting for that flush (the refresher commits one per tenant)."""
     cursor.execute("SET LOCAL synchronous_commit = off")  # type: ignore[attr-defined]
 
+
 logger = logging.getLogger(__name__)
 
 
@@ -80,7 +81,13 @@ def cache_entry_store_failure(
                 error_cooldown_until = EXCLUDED.error_cooldown_until, last_error_at = EXCLUDED.last_error_at,
                 last_error_message = EXCLUDED.last_error_message, updated_at = EXCLUDED.updated_at
             """,
-            {"tenant": tenant_id, "key": REALTIME_CACHE_KEY, "now": now, "until": until, "error": _truncate(error_message)},
+            {
+                "tenant": tenant_id,
+                "key": REALTIME_CACHE_KEY,
+                "now": now,
+                "until": until,
+                "error": _truncate(error_message),
+            },
         )
     return until
 

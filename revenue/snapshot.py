@@ -21,7 +21,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -220,4 +220,4 @@ def payload_etag(payload: Mapping[str, Any]) -> str:
 
 
 def utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)

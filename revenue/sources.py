@@ -26,7 +26,7 @@ from connections.services import credential_mark_refresh_failed, credential_mark
 from providers.base import ProviderContext, RevenueProvider, RevenueResult, TokenRefreshContext
 from providers.errors import ProviderError, ProviderTokenRevoked
 from providers.registry import UnknownProvider, provider_get
-from revenue.locks import advisory_key, lock_try, lock_release, lock_wait_released
+from revenue.locks import advisory_key, lock_release, lock_try, lock_wait_released
 from revenue.observability import credential_observed, source_observed
 from revenue.snapshot import STATUS_CREDENTIAL, STATUS_OK, STATUS_RECONNECT, SourceState
 from skeldir.tenancy import tenant_context
@@ -131,15 +131,20 @@ def sources_fetch(
         outcome = outcomes[str(conn.id)]
         if outcome.carried is None:  # a source left alone (platform back-off) reports nothing new
             source_observed(
-                tenant_id=tenant_id, correlation_id=correlation_id, platform=conn.platform,
-                account=conn.platform_account_id, status=outcome.status,
-                duration_seconds=durations.get(str(conn.id)), error=outcome.error,
+                tenant_id=tenant_id,
+                correlation_id=correlation_id,
+                platform=conn.platform,
+                account=conn.platform_account_id,
+                status=outcome.status,
+                duration_seconds=durations.get(str(conn.id)),
+                error=outcome.error,
             )
     return [outcomes[str(conn.id)] for conn in connections]
 
 
-def _timed(durations: dict[str, float], key: str, fetch: Callable[[ProviderContext], RevenueResult],
-           context: ProviderContext) -> RevenueResult:
+def _timed(
+    durations: dict[str, float], key: str, fetch: Callable[[ProviderContext], RevenueResult], context: ProviderContext
+) -> RevenueResult:
     started = time.monotonic()
     try:
         return fetch(context)
@@ -148,7 +153,11 @@ def _timed(durations: dict[str, float], key: str, fetch: Callable[[ProviderConte
 
 
 def _fetch_outcome(
-    future: concurrent.futures.Future[RevenueResult], conn: PlatformConnection, provider: RevenueProvider, *, finished: bool
+    future: concurrent.futures.Future[RevenueResult],
+    conn: PlatformConnection,
+    provider: RevenueProvider,
+    *,
+    finished: bool,
 ) -> SourceOutcome:
     kind = str(provider.kind)
     if not finished:
@@ -258,17 +267,29 @@ def credential_refresh(
             refreshed = provider.refresh_token(context)
         except ProviderTokenRevoked as exc:
             with tenant_context(tenant_id):
-                credential_mark_revoked(credential_id=current.credential_id, failure_class=f"{exc.kind}_revoked", now=now)
-            credential_observed(tenant_id=tenant_id, correlation_id=correlation_id, platform=conn.platform,
-                                outcome="revoked", kind=exc.kind)
+                credential_mark_revoked(
+                    credential_id=current.credential_id, failure_class=f"{exc.kind}_revoked", now=now
+                )
+            credential_observed(
+                tenant_id=tenant_id,
+                correlation_id=correlation_id,
+                platform=conn.platform,
+                outcome="revoked",
+                kind=exc.kind,
+            )
             raise
         except ProviderError as exc:
             with tenant_context(tenant_id):
                 credential_mark_refresh_failed(
                     credential_id=current.credential_id, failure_class=exc.kind, retry_after=exc.retry_after, now=now
                 )
-            credential_observed(tenant_id=tenant_id, correlation_id=correlation_id, platform=conn.platform,
-                                outcome="failed", kind=exc.kind)
+            credential_observed(
+                tenant_id=tenant_id,
+                correlation_id=correlation_id,
+                platform=conn.platform,
+                outcome="failed",
+                kind=exc.kind,
+            )
             raise
         with tenant_context(tenant_id):
             credential_mark_refreshed(
@@ -281,8 +302,9 @@ def credential_refresh(
                 token_type=refreshed.token_type,
                 now=now,
             )
-        credential_observed(tenant_id=tenant_id, correlation_id=correlation_id, platform=conn.platform,
-                            outcome="refreshed")
+        credential_observed(
+            tenant_id=tenant_id, correlation_id=correlation_id, platform=conn.platform, outcome="refreshed"
+        )
         return _reread(tenant_id, conn, tokens)
     finally:
         lock_release(key)

@@ -70,8 +70,9 @@ class OperatorModelAdmin(admin.ModelAdmin):
         # The list's actions need "change"; a single object's page is view-only.
         return obj is None and super().has_change_permission(request)
 
-    def operator_logged(self, request: HttpRequest, objects: Iterable[models.Model], event: str, message: str,
-                        **fields: Any) -> None:
+    def operator_logged(
+        self, request: HttpRequest, objects: Iterable[models.Model], event: str, message: str, **fields: Any
+    ) -> None:
         """Record an operator action: one admin LogEntry per object, one structured line."""
         objects = list(objects)
         if objects:

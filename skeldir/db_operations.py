@@ -94,9 +94,7 @@ def operator_role() -> str | None:
     return role
 
 
-def operator_grants(
-    *, select: dict[str, list[str] | None], update: dict[str, list[str]]
-) -> migrations.RunPython:
+def operator_grants(*, select: dict[str, list[str] | None], update: dict[str, list[str]]) -> migrations.RunPython:
     """Let the operators' role (BYPASSRLS, created by a superuser: see scripts/bootstrap_db.sql)
     read `select` (table -> columns, None for all) and update only the `update` columns.
     Nothing else: no insert, no delete, no default privileges on future tables. Columns a

@@ -35,14 +35,14 @@ def readyz(request: HttpRequest) -> HttpResponse:
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
     except DatabaseError as exc:
         # The driver's message names host and port, never a password; the class is enough here.
-        logger.warning("not_ready", extra={"event": "not_ready", "outcome": "database_unreachable",
-                                           "error": type(exc).__name__})
-        return problem_response(
-            request, 503, "database_unreachable", "The database does not answer the runtime role."
+        logger.warning(
+            "not_ready", extra={"event": "not_ready", "outcome": "database_unreachable", "error": type(exc).__name__}
         )
+        return problem_response(request, 503, "database_unreachable", "The database does not answer the runtime role.")
     if pending:
-        logger.warning("not_ready", extra={"event": "not_ready", "outcome": "migrations_pending",
-                                           "pending": len(pending)})
+        logger.warning(
+            "not_ready", extra={"event": "not_ready", "outcome": "migrations_pending", "pending": len(pending)}
+        )
         return problem_response(
             request, 503, "migrations_pending", f"{len(pending)} database migrations are not applied yet."
         )

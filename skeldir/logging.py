@@ -110,8 +110,15 @@ def known_secrets() -> tuple[str, ...]:
 
 @receiver(setting_changed)
 def _reset(*, setting: str, **kwargs: Any) -> None:
-    if setting in ("CREDENTIAL_ENCRYPTION_KEYS", "SECRET_KEY", "JWT_SIGNING_KEY", "METRICS_TOKEN",
-                   "REVENUE_PROVIDERS", "CONNECTIONS_OAUTH", "DATABASES"):
+    if setting in (
+        "CREDENTIAL_ENCRYPTION_KEYS",
+        "SECRET_KEY",
+        "JWT_SIGNING_KEY",
+        "METRICS_TOKEN",
+        "REVENUE_PROVIDERS",
+        "CONNECTIONS_OAUTH",
+        "DATABASES",
+    ):
         known_secrets.cache_clear()
 
 

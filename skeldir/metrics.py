@@ -50,11 +50,14 @@ _FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _SLOW = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 
 HTTP_REQUESTS = Counter(
-    "skeldir_http_requests", "HTTP requests served, by endpoint (URL name), method and status.",
+    "skeldir_http_requests",
+    "HTTP requests served, by endpoint (URL name), method and status.",
     ["endpoint", "method", "status"],
 )
 HTTP_REQUEST_DURATION = Histogram(
-    "skeldir_http_request_duration_seconds", "Time to answer an HTTP request, by endpoint.", ["endpoint"],
+    "skeldir_http_request_duration_seconds",
+    "Time to answer an HTTP request, by endpoint.",
+    ["endpoint"],
     buckets=_FAST,
 )
 CACHE_LOOKUPS = Counter(
@@ -64,19 +67,26 @@ CACHE_LOOKUPS = Counter(
     ["result"],
 )
 CACHE_MISSES = Counter(
-    "skeldir_revenue_cache_misses", "Reads that missed, by who refreshed: leader (this request) or follower (waited).",
+    "skeldir_revenue_cache_misses",
+    "Reads that missed, by who refreshed: leader (this request) or follower (waited).",
     ["role"],
 )
 REFRESHES = Counter(
-    "skeldir_revenue_refreshes", "Tenant refreshes by outcome: refreshed, partial, failed.", ["outcome"],
+    "skeldir_revenue_refreshes",
+    "Tenant refreshes by outcome: refreshed, partial, failed.",
+    ["outcome"],
 )
 REFRESH_DURATION = Histogram(
-    "skeldir_revenue_refresh_duration_seconds", "Time to refresh one tenant (every source), by outcome.",
-    ["outcome"], buckets=_SLOW,
+    "skeldir_revenue_refresh_duration_seconds",
+    "Time to refresh one tenant (every source), by outcome.",
+    ["outcome"],
+    buckets=_SLOW,
 )
 PLATFORM_FETCH_DURATION = Histogram(
-    "skeldir_platform_fetch_duration_seconds", "Time one source's fetch took within a refresh, per platform.",
-    ["platform"], buckets=_SLOW,
+    "skeldir_platform_fetch_duration_seconds",
+    "Time one source's fetch took within a refresh, per platform.",
+    ["platform"],
+    buckets=_SLOW,
 )
 PLATFORM_ERRORS = Counter(
     "skeldir_platform_errors",
@@ -84,7 +94,8 @@ PLATFORM_ERRORS = Counter(
     ["platform", "kind"],
 )
 CREDENTIAL_REFRESHES = Counter(
-    "skeldir_credential_refreshes", "Platform token refreshes by platform and outcome: refreshed, failed, revoked.",
+    "skeldir_credential_refreshes",
+    "Platform token refreshes by platform and outcome: refreshed, failed, revoked.",
     ["platform", "outcome"],
 )
 COOLDOWNS_ENTERED = Counter("skeldir_revenue_cooldowns_entered", "Times a tenant's revenue entered an error cooldown.")

@@ -39,18 +39,54 @@ IF_NONE_MATCH = OpenApiParameter(
 
 _ALL = [200, 304, 400, 401, 403, 404, 406, 500, 503]
 RESPONSE_HEADERS = [
-    OpenApiParameter("X-Correlation-ID", OpenApiTypes.UUID, OpenApiParameter.HEADER, required=True,
-                     response=_ALL, description="The request's correlation id (generated when it sent none)."),
-    OpenApiParameter("ETag", str, OpenApiParameter.HEADER, required=True, response=[200, 304],
-                     description="Strong validator of the tenant's snapshot."),
-    OpenApiParameter("Cache-Control", str, OpenApiParameter.HEADER, required=True, response=[200, 304, 503],
-                     description="`private, max-age=<seconds until the snapshot expires>`; `no-store` on 503."),
-    OpenApiParameter("Vary", str, OpenApiParameter.HEADER, required=True, response=[200, 304],
-                     description="`Authorization`: the answer depends on the bearer token's tenant."),
-    OpenApiParameter("Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, required=True, response=[503],
-                     description="Seconds until the revenue may be available again (at least 1)."),
-    OpenApiParameter("WWW-Authenticate", str, OpenApiParameter.HEADER, required=True, response=[401],
-                     description='`Bearer realm="skeldir-revenue"`, with `error="invalid_token"` for a refused token.'),
+    OpenApiParameter(
+        "X-Correlation-ID",
+        OpenApiTypes.UUID,
+        OpenApiParameter.HEADER,
+        required=True,
+        response=_ALL,
+        description="The request's correlation id (generated when it sent none).",
+    ),
+    OpenApiParameter(
+        "ETag",
+        str,
+        OpenApiParameter.HEADER,
+        required=True,
+        response=[200, 304],
+        description="Strong validator of the tenant's snapshot.",
+    ),
+    OpenApiParameter(
+        "Cache-Control",
+        str,
+        OpenApiParameter.HEADER,
+        required=True,
+        response=[200, 304, 503],
+        description="`private, max-age=<seconds until the snapshot expires>`; `no-store` on 503.",
+    ),
+    OpenApiParameter(
+        "Vary",
+        str,
+        OpenApiParameter.HEADER,
+        required=True,
+        response=[200, 304],
+        description="`Authorization`: the answer depends on the bearer token's tenant.",
+    ),
+    OpenApiParameter(
+        "Retry-After",
+        OpenApiTypes.INT,
+        OpenApiParameter.HEADER,
+        required=True,
+        response=[503],
+        description="Seconds until the revenue may be available again (at least 1).",
+    ),
+    OpenApiParameter(
+        "WWW-Authenticate",
+        str,
+        OpenApiParameter.HEADER,
+        required=True,
+        response=[401],
+        description='`Bearer realm="skeldir-revenue"`, with `error="invalid_token"` for a refused token.',
+    ),
 ]
 
 

@@ -9,7 +9,7 @@ carry a traceback, SQL or a secret: `detail` is written by us.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -59,7 +59,7 @@ def problem_body(request: HttpRequest, status_code: int, code: str, detail: str)
         "detail": detail,
         "instance": f"urn:uuid:{correlation_id}",
         "correlation_id": correlation_id,
-        "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "code": code,
     }
 
@@ -151,7 +151,9 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 def handler500(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
-        return _django_problem(request, 500, "internal_error", "An unexpected error occurred; quote the correlation id.")
+        return _django_problem(
+            request, 500, "internal_error", "An unexpected error occurred; quote the correlation id."
+        )
     from django.views import defaults
 
     return defaults.server_error(request)

@@ -137,8 +137,10 @@ def _credential_key_ring() -> dict[str, Any]:
         raise ImproperlyConfigured(
             'CREDENTIAL_ENCRYPTION_KEYS must be JSON {"current": "<key id>", "keys": {"<key id>": "<secret>"}}.'
         ) from None
-    if not isinstance(keys, dict) or current not in keys or not all(
-        isinstance(k, str) and isinstance(v, str) and len(v) >= 16 for k, v in keys.items()
+    if (
+        not isinstance(keys, dict)
+        or current not in keys
+        or not all(isinstance(k, str) and isinstance(v, str) and len(v) >= 16 for k, v in keys.items())
     ):
         raise ImproperlyConfigured(
             "CREDENTIAL_ENCRYPTION_KEYS must name its current key among its keys, each a string of 16+ characters."
@@ -225,9 +227,13 @@ CONNECTIONS_OAUTH: dict[str, dict[str, Any]] = {
         "OPTIONS": {
             "client_id": env.str("STRIPE_OAUTH_CLIENT_ID", default=""),  # ca_…
             "client_secret": env.str("STRIPE_OAUTH_CLIENT_SECRET", default=""),  # the platform's secret key
-            "authorize_url": env.str("STRIPE_OAUTH_AUTHORIZE_URL", default="https://connect.stripe.com/oauth/authorize"),
+            "authorize_url": env.str(
+                "STRIPE_OAUTH_AUTHORIZE_URL", default="https://connect.stripe.com/oauth/authorize"
+            ),
             "token_url": env.str("STRIPE_OAUTH_TOKEN_URL", default="https://connect.stripe.com/oauth/token"),
-            "revoke_url": env.str("STRIPE_OAUTH_DEAUTHORIZE_URL", default="https://connect.stripe.com/oauth/deauthorize"),
+            "revoke_url": env.str(
+                "STRIPE_OAUTH_DEAUTHORIZE_URL", default="https://connect.stripe.com/oauth/deauthorize"
+            ),
         },
     },
     "shopify": {
@@ -244,7 +250,9 @@ CONNECTIONS_OAUTH: dict[str, dict[str, Any]] = {
         "OPTIONS": {
             "client_id": env.str("GOOGLE_OAUTH_CLIENT_ID", default=""),
             "client_secret": env.str("GOOGLE_OAUTH_CLIENT_SECRET", default=""),
-            "authorize_url": env.str("GOOGLE_OAUTH_AUTHORIZE_URL", default="https://accounts.google.com/o/oauth2/v2/auth"),
+            "authorize_url": env.str(
+                "GOOGLE_OAUTH_AUTHORIZE_URL", default="https://accounts.google.com/o/oauth2/v2/auth"
+            ),
             "token_url": env.str("GOOGLE_OAUTH_TOKEN_URL", default="https://oauth2.googleapis.com/token"),
             "revoke_url": env.str("GOOGLE_OAUTH_REVOKE_URL", default="https://oauth2.googleapis.com/revoke"),
         },
@@ -256,7 +264,9 @@ CONNECTIONS_OAUTH: dict[str, dict[str, Any]] = {
             "client_secret": env.str("META_OAUTH_CLIENT_SECRET", default=""),  # the app secret
             "authorize_url": env.str("META_OAUTH_AUTHORIZE_URL", default="https://www.facebook.com/v27.0/dialog/oauth"),
             # Token exchange and permission removal are Graph API calls.
-            "base_url": env.str("META_OAUTH_BASE_URL", default=env.str("META_API_BASE_URL", default="https://graph.facebook.com")),
+            "base_url": env.str(
+                "META_OAUTH_BASE_URL", default=env.str("META_API_BASE_URL", default="https://graph.facebook.com")
+            ),
         },
     },
 }

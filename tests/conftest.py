@@ -11,7 +11,7 @@ across runs unless --create-db) and migrates it; each xdist worker gets its own.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import responses
@@ -76,7 +76,7 @@ def platforms() -> Iterator[Platforms]:
 @pytest.fixture
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """The revenue engine's clock, stopped now; tests move it with `.advance(seconds)`."""
-    fake = Clock(datetime.now(timezone.utc).replace(microsecond=0))
+    fake = Clock(datetime.now(UTC).replace(microsecond=0))
     monkeypatch.setattr(clock, "now", fake)
     return fake
 
@@ -133,8 +133,10 @@ def staff_user(committed_db: None) -> Iterator[object]:
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.create_user(
-        username=f"operator-{uuid.uuid4().hex[:8]}", password="operator-password-for-tests",
-        is_staff=True, is_superuser=True,
+        username=f"operator-{uuid.uuid4().hex[:8]}",
+        password="operator-password-for-tests",
+        is_staff=True,
+        is_superuser=True,
     )
     yield user
     user.delete()  # and its admin log entries

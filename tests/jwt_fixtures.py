@@ -24,9 +24,11 @@ def rsa_key() -> rsa.RSAPrivateKey:
 
 @pytest.fixture
 def jwt_keys(settings, rsa_key) -> rsa.RSAPrivateKey:
-    public = rsa_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public = (
+        rsa_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     settings.JWT_PUBLIC_KEYS = {KID: public}
     settings.JWT_ISSUER = ""
     settings.JWT_AUDIENCE = ""
@@ -57,8 +59,7 @@ class ApiClient:
     def __init__(self, client: Client) -> None:
         self.client = client
 
-    def get(self, path: str, *, token: str | None = None, correlation_id: str | None = "auto",
-            **headers: str) -> Any:
+    def get(self, path: str, *, token: str | None = None, correlation_id: str | None = "auto", **headers: str) -> Any:
         sent: dict[str, str] = {}
         if token is not None:
             sent["HTTP_AUTHORIZATION"] = f"Bearer {token}"

@@ -18,15 +18,19 @@ from typing import Any
 import responses
 from django.db import connection, connections
 
-
 STRIPE_CHARGES = "https://api.stripe.com/v1/charges"
 GOOGLE_SEARCH = "https://googleads.googleapis.com/v26/customers/{customer}/googleAds:search"
 GOOGLE_TOKEN = "https://oauth2.googleapis.com/token"
 
 
 class Behaviour:
-    def __init__(self, status: int = 200, body: Any = None, headers: dict[str, str] | None = None,
-                 gate: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        status: int = 200,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        gate: threading.Event | None = None,
+    ) -> None:
         self.status, self.body, self.headers, self.gate = status, body, headers or {}, gate
 
 
@@ -68,9 +72,19 @@ def stripe_list(*amounts: int, currency: str = "usd") -> dict[str, Any]:
         "url": "/v1/charges",
         "has_more": False,
         "data": [
-            {"id": f"ch_{uuid.uuid4().hex[:12]}", "object": "charge", "amount": a, "amount_captured": a,
-             "amount_refunded": 0, "currency": currency, "status": "succeeded", "paid": True, "captured": True,
-             "created": now, "livemode": False}
+            {
+                "id": f"ch_{uuid.uuid4().hex[:12]}",
+                "object": "charge",
+                "amount": a,
+                "amount_captured": a,
+                "amount_refunded": 0,
+                "currency": currency,
+                "status": "succeeded",
+                "paid": True,
+                "captured": True,
+                "created": now,
+                "livemode": False,
+            }
             for a in amounts
         ],
     }
@@ -81,8 +95,15 @@ def stripe_error(status: int, type_: str, code: str | None = None) -> dict[str, 
 
 
 def google_rows(value: str, currency: str = "USD") -> dict[str, Any]:
-    return {"results": [{"customer": {"currencyCode": currency}, "campaign": {"id": "1"},
-                         "metrics": {"conversionsValue": value, "conversions": "1.0"}}]}
+    return {
+        "results": [
+            {
+                "customer": {"currencyCode": currency},
+                "campaign": {"id": "1"},
+                "metrics": {"conversionsValue": value, "conversions": "1.0"},
+            }
+        ]
+    }
 
 
 class Platforms:
@@ -142,8 +163,10 @@ def waiting_advisory_locks() -> int:
 
 def held_advisory_locks() -> int:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
-                       "(SELECT oid FROM pg_database WHERE datname = current_database())")
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
         return cursor.fetchone()[0]
 
 

@@ -9,7 +9,6 @@ from skeldir.db_operations import cascading_foreign_key, tenant_rls
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("connections", "0001_initial"),
         ("skeldir", "0001_initial"),
@@ -19,7 +18,16 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="OAuthHandshake",
             fields=[
-                ("id", models.UUIDField(db_default=django.contrib.postgres.functions.RandomUUID(), default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "id",
+                    models.UUIDField(
+                        db_default=django.contrib.postgres.functions.RandomUUID(),
+                        default=uuid.uuid4,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
                 ("platform", models.TextField()),
                 ("state_hash", models.TextField()),
                 ("subject", models.TextField(null=True)),
@@ -29,15 +37,28 @@ class Migration(migrations.Migration):
                 ("key_id", models.TextField(null=True)),
                 ("expires_at", models.DateTimeField()),
                 ("consumed_at", models.DateTimeField(null=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True, db_default=django.db.models.functions.datetime.Now())),
-                ("tenant", models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name="+", to="skeldir.tenant")),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, db_default=django.db.models.functions.datetime.Now()),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="skeldir.tenant",
+                    ),
+                ),
             ],
             options={
                 "db_table": "oauth_handshake_sessions",
                 "indexes": [models.Index(fields=["tenant", "expires_at"], name="idx_oauth_handshake_expiry")],
                 "constraints": [
                     models.CheckConstraint(
-                        condition=models.Q(("encrypted_code_verifier__isnull", True), ("key_id__isnull", False), _connector="OR"),
+                        condition=models.Q(
+                            ("encrypted_code_verifier__isnull", True), ("key_id__isnull", False), _connector="OR"
+                        ),
                         name="ck_oauth_handshake_verifier_has_key",
                     ),
                 ],

@@ -108,8 +108,13 @@ class MetaAds(Platform):
         if consent.deny:
             return oauth.redirect(
                 redirect_uri,
-                {"error": "access_denied", "error_code": "200", "error_reason": "user_denied",
-                 "error_description": "Permissions error", "state": state},
+                {
+                    "error": "access_denied",
+                    "error_code": "200",
+                    "error_reason": "user_denied",
+                    "error_description": "Permissions error",
+                    "state": state,
+                },
             )
         code = oauth.issue_code(
             call,
@@ -141,11 +146,22 @@ class MetaAds(Platform):
             return self._token(call, grant.id, LONG_TTL)
         record, why = oauth.redeem(call, self.key, params.get("code"), client_id)
         if record is None:
-            return _error(400, 100, f"Invalid verification code format or code already used ({why})",
-                          "OAuthException", subcode=36009)
+            return _error(
+                400,
+                100,
+                f"Invalid verification code format or code already used ({why})",
+                "OAuthException",
+                subcode=36009,
+            )
         if params.get("redirect_uri") != record.redirect_uri:
-            return _error(400, 100, "Error validating verification code. Please make sure your redirect_uri is "
-                          "identical to the one you used in the OAuth dialog request", "OAuthException", subcode=36008)
+            return _error(
+                400,
+                100,
+                "Error validating verification code. Please make sure your redirect_uri is "
+                "identical to the one you used in the OAuth dialog request",
+                "OAuthException",
+                subcode=36008,
+            )
         if not oauth.pkce_matches(record, params.get("code_verifier")):
             return _error(400, 100, "Invalid code verifier", "OAuthException")
         grant = oauth.new_grant(call, record)
@@ -163,8 +179,13 @@ class MetaAds(Platform):
         if not token:
             return None, _error(400, 104, "An access token is required to request this resource.", "OAuthException")
         if call.state.is_revoked(self.key, token) or (minted and minted[1] <= call.now):
-            return None, _error(400, 190, "Error validating access token: The session has been invalidated.",
-                                "OAuthException", subcode=460)
+            return None, _error(
+                400,
+                190,
+                "Error validating access token: The session has been invalidated.",
+                "OAuthException",
+                subcode=460,
+            )
         return (call.state.grant(minted[0]) if minted else None), None
 
     def ad_accounts(self, request: Request, call: Call) -> Response:

@@ -154,8 +154,15 @@ class Shopify(Platform):
             # The merchant cancelled the installation: Shopify takes them back to their admin.
             return oauth.error_page(200, "The installation was cancelled.")
         scope = request.arg("scope") or ""
-        code = oauth.issue_code(call, platform=self.key, client_id=client_id, redirect_uri=redirect_uri,
-                                scope=scope, accounts=(shop,), offline="per-user" not in request.query_string)
+        code = oauth.issue_code(
+            call,
+            platform=self.key,
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            scope=scope,
+            accounts=(shop,),
+            offline="per-user" not in request.query_string,
+        )
         params = {
             "code": code,
             "host": base64.urlsafe_b64encode(f"admin.shopify.com/store/{shop.split('.')[0]}".encode()).decode(),

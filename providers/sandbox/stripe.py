@@ -141,19 +141,31 @@ class Stripe(Platform):
         except oauth.AuthorizeRefused as refused:
             return oauth.error_page(400, refused.args[0])
         if request.arg("response_type") != "code":
-            return oauth.redirect(redirect_uri, {"error": "invalid_request", "state": state,
-                                                 "error_description": "response_type must be code"})
+            return oauth.redirect(
+                redirect_uri,
+                {"error": "invalid_request", "state": state, "error_description": "response_type must be code"},
+            )
         scope = request.arg("scope") or "read_only"
         if scope not in ("read_only", "read_write"):
-            return oauth.redirect(redirect_uri, {"error": "invalid_scope", "state": state,
-                                                 "error_description": f"Invalid scope: {scope}"})
+            return oauth.redirect(
+                redirect_uri, {"error": "invalid_scope", "state": state, "error_description": f"Invalid scope: {scope}"}
+            )
         consent = call.state.consent(self.key)
         if consent.deny:
-            return oauth.redirect(redirect_uri, {"error": "access_denied", "state": state,
-                                                 "error_description": "The user denied your request"})
+            return oauth.redirect(
+                redirect_uri,
+                {"error": "access_denied", "state": state, "error_description": "The user denied your request"},
+            )
         accounts = consent.accounts or (f"acct_1Sbx{alnum_id('stripe-consent', client_id, length=12)}",)
-        code = oauth.issue_code(call, prefix="ac_", platform=self.key, client_id=client_id,
-                                redirect_uri=redirect_uri, scope=scope, accounts=accounts[:1])
+        code = oauth.issue_code(
+            call,
+            prefix="ac_",
+            platform=self.key,
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            scope=scope,
+            accounts=accounts[:1],
+        )
         return oauth.redirect(redirect_uri, {"scope": scope, "code": code, "state": state})
 
     def oauth_token(self, request: Request, call: Call) -> Response:

@@ -8,37 +8,54 @@ from skeldir.db_operations import cascading_foreign_key, tenant_rls
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('skeldir', '0001_initial'),
+        ("skeldir", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RevenueCacheEntry',
+            name="RevenueCacheEntry",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('cache_key', models.TextField(default='realtime_revenue:shared:v1')),
-                ('payload', models.JSONField(null=True)),
-                ('data_as_of', models.DateTimeField(null=True)),
-                ('expires_at', models.DateTimeField()),
-                ('error_cooldown_until', models.DateTimeField(null=True)),
-                ('last_error_at', models.DateTimeField(null=True)),
-                ('last_error_message', models.TextField(null=True)),
-                ('etag', models.TextField(null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_default=django.db.models.functions.datetime.Now())),
-                ('updated_at', models.DateTimeField(auto_now=True, db_default=django.db.models.functions.datetime.Now())),
-                ('tenant', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='skeldir.tenant')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("cache_key", models.TextField(default="realtime_revenue:shared:v1")),
+                ("payload", models.JSONField(null=True)),
+                ("data_as_of", models.DateTimeField(null=True)),
+                ("expires_at", models.DateTimeField()),
+                ("error_cooldown_until", models.DateTimeField(null=True)),
+                ("last_error_at", models.DateTimeField(null=True)),
+                ("last_error_message", models.TextField(null=True)),
+                ("etag", models.TextField(null=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, db_default=django.db.models.functions.datetime.Now()),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(auto_now=True, db_default=django.db.models.functions.datetime.Now()),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="skeldir.tenant",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'revenue cache entries',
-                'db_table': 'revenue_cache_entries',
-                'indexes': [models.Index(fields=['expires_at'], name='idx_revenue_cache_expires_at')],
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'cache_key'), name='uq_revenue_cache_entries_tenant_key')],
+                "verbose_name_plural": "revenue cache entries",
+                "db_table": "revenue_cache_entries",
+                "indexes": [models.Index(fields=["expires_at"], name="idx_revenue_cache_expires_at")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("tenant", "cache_key"), name="uq_revenue_cache_entries_tenant_key")
+                ],
             },
         ),
-        cascading_foreign_key("revenue_cache_entries", "revenue_cache_entries_tenant_id_fkey", "tenant_id", "tenants (id)"),
+        cascading_foreign_key(
+            "revenue_cache_entries", "revenue_cache_entries_tenant_id_fkey", "tenant_id", "tenants (id)"
+        ),
         tenant_rls("revenue_cache_entries"),
     ]

@@ -68,7 +68,12 @@ def test_a_full_refresh_cycle_logs_correlation_id_tenant_and_platform(api, mint,
     assert (first.status_code, again.status_code) == (200, 304)
     cycle = log_lines.events("refresh_started", "source_fetched", "refresh_finished", "request_served")
     assert [e["event"] for e in cycle] == [
-        "refresh_started", "source_fetched", "source_fetched", "refresh_finished", "request_served", "request_served"
+        "refresh_started",
+        "source_fetched",
+        "source_fetched",
+        "refresh_finished",
+        "request_served",
+        "request_served",
     ]
     assert {(e["correlation_id"], e["tenant_id"]) for e in cycle} == {(cid, str(tenant.id))}
     assert cycle[0]["platforms"] == ["google_ads", "stripe"]
@@ -77,7 +82,8 @@ def test_a_full_refresh_cycle_logs_correlation_id_tenant_and_platform(api, mint,
     assert all(e["outcome"] == "ok" and e["duration_ms"] >= 0 and e["level"] == "INFO" for e in sources.values())
     assert cycle[3]["outcome"] == "refreshed" and cycle[3]["duration_ms"] >= 0
     assert [(e["outcome"], e["status"], e["endpoint"]) for e in cycle[4:]] == [
-        ("leader", 200, "realtime-revenue-v1"), ("hit", 304, "realtime-revenue-v1")
+        ("leader", 200, "realtime-revenue-v1"),
+        ("hit", 304, "realtime-revenue-v1"),
     ]
     http = log_lines.events("provider_http_response")
     assert {(e["platform"], e["correlation_id"]) for e in http} == {("stripe", cid), ("google_ads", cid)}
@@ -107,8 +113,14 @@ def test_a_platforms_401_is_logged_with_correlation_id_tenant_and_platform(api, 
 
 def test_a_revoked_refresh_token_is_logged_with_tenant_and_platform(platforms, log_lines):
     tenant = make_tenant("revoked")
-    make_connection(tenant, "google_ads", "777", access_token=TOKENS[1], refresh_token=TOKENS[2],
-                    expires_at=timezone.now() - timedelta(seconds=1))
+    make_connection(
+        tenant,
+        "google_ads",
+        "777",
+        access_token=TOKENS[1],
+        refresh_token=TOKENS[2],
+        expires_at=timezone.now() - timedelta(seconds=1),
+    )
     with tenant_context(tenant.id):
         PlatformCredential.objects.update(next_refresh_due_at=timezone.now() - timedelta(minutes=1))
     platforms.google_token.set(TOKENS[2], Behaviour(400, {"error": "invalid_grant"}))

@@ -140,9 +140,7 @@ def test_shopify_needs_a_myshopify_shop(start, simulated, body):
 def test_old_handshakes_are_purged_when_the_tenant_starts_another(tenant, start, simulated):
     first = state_parse(_query(start("stripe").json()["authorize_url"])["state"])
     with tenant_context(tenant.id):
-        OAuthHandshake.objects.filter(id=first.handshake_id).update(
-            expires_at=datetime.now(UTC) - timedelta(days=2)
-        )
+        OAuthHandshake.objects.filter(id=first.handshake_id).update(expires_at=datetime.now(UTC) - timedelta(days=2))
     start("stripe")
     with tenant_context(tenant.id):
         assert not OAuthHandshake.objects.filter(id=first.handshake_id).exists()

@@ -8,7 +8,9 @@ import uuid
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -44,8 +46,6 @@ def test_the_schema_documents_both_operations_every_status_and_header(client):
     assert "deprecated" not in schema["paths"]["/api/v1/revenue/realtime"]["get"]
 
 
-
-
 @pytest.fixture
 def simulated_tenant(simulated_platforms):
     tenant = make_tenant("schemathesis")
@@ -53,8 +53,7 @@ def simulated_tenant(simulated_platforms):
     return tenant
 
 
-CHECKS = [status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
+CHECKS = [status_code_conformance, content_type_conformance, response_headers_conformance, response_schema_conformance]
 
 
 def test_the_live_api_conforms_to_its_schema(live_url, mint, simulated_tenant):
@@ -73,8 +72,9 @@ def test_the_live_api_conforms_to_its_schema(live_url, mint, simulated_tenant):
     ]
     seen: set[int] = set()
 
-    @hypothesis_settings(max_examples=150, deadline=None, derandomize=True, database=None,
-                         suppress_health_check=list(HealthCheck))
+    @hypothesis_settings(
+        max_examples=150, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(case=st.one_of(strategies), token=st.sampled_from(tokens))
     def check(case, token):
         case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}

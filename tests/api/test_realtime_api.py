@@ -72,7 +72,8 @@ def test_v1_answers_every_field_with_its_type_and_constraint(api, mint, shop, pl
     assert body["claimed_revenue"] == {"total": 5000, "total_minor": 5000, "by_currency": {"JPY": 5000}}
     assert datetime.fromisoformat(body["window"]["start"]).utcoffset() == timedelta(hours=9)
     assert {(s["platform"], s["account"], s["kind"], s["status"]) for s in body["breakdown"]} == {
-        ("stripe", "acct_1", "sales", "ok"), ("stripe", "acct_2", "sales", "ok"),
+        ("stripe", "acct_1", "sales", "ok"),
+        ("stripe", "acct_2", "sales", "ok"),
         ("google_ads", "123", "claimed", "ok"),
     }
     assert body["stale_sources"] == []
@@ -83,8 +84,16 @@ def test_the_legacy_shape_and_its_freshness_counter(api, mint, shop, frozen_cloc
     first = api.get(LEGACY, token=mint(shop.id))
     assert first.status_code == 200
     body = first.json()
-    assert set(body) == {"total_revenue", "event_count", "last_updated", "data_freshness_seconds", "verified",
-                         "tenant_id", "confidence_score", "upgrade_notice"}
+    assert set(body) == {
+        "total_revenue",
+        "event_count",
+        "last_updated",
+        "data_freshness_seconds",
+        "verified",
+        "tenant_id",
+        "confidence_score",
+        "upgrade_notice",
+    }
     assert body["total_revenue"] == 1234 and body["event_count"] == 3
     assert datetime.fromisoformat(body["last_updated"].replace("Z", "+00:00")) == t0
     assert body["data_freshness_seconds"] == 0
@@ -147,9 +156,15 @@ def test_a_cooldown_answers_503_with_retry_after_and_no_store(api, mint, platfor
 
 
 @pytest.mark.parametrize("path", [V1, LEGACY])
-@pytest.mark.parametrize(("header", "code"), [(None, "correlation_id_missing"), ("not-a-uuid", "correlation_id_malformed"),
-                                              ("'; DROP TABLE tenants; --", "correlation_id_malformed"),
-                                              ("x" * 500, "correlation_id_malformed")])
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [
+        (None, "correlation_id_missing"),
+        ("not-a-uuid", "correlation_id_malformed"),
+        ("'; DROP TABLE tenants; --", "correlation_id_malformed"),
+        ("x" * 500, "correlation_id_malformed"),
+    ],
+)
 def test_a_missing_or_malformed_correlation_id_is_a_400_problem(api, mint, shop, path, header, code):
     response = api.get(path, token=mint(shop.id), correlation_id=header)
     assert_problem(response, 400, code)
@@ -203,8 +218,12 @@ def test_unknown_paths_and_methods_under_api_are_problems(api, mint, shop, clien
     assert_problem(api.get("/api/v1/nope", token=mint(shop.id)), 404, "not_found")
     response = client.post(V1, HTTP_AUTHORIZATION=f"Bearer {mint(shop.id)}", HTTP_X_CORRELATION_ID=str(uuid.uuid4()))
     assert_problem(response, 405, "method_not_allowed")
-    response = client.get(V1, HTTP_AUTHORIZATION=f"Bearer {mint(shop.id)}", HTTP_X_CORRELATION_ID=str(uuid.uuid4()),
-                          HTTP_ACCEPT="text/html")
+    response = client.get(
+        V1,
+        HTTP_AUTHORIZATION=f"Bearer {mint(shop.id)}",
+        HTTP_X_CORRELATION_ID=str(uuid.uuid4()),
+        HTTP_ACCEPT="text/html",
+    )
     assert_problem(response, 406, "not_acceptable")
 
 

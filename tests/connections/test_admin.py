@@ -38,8 +38,13 @@ def accounts(committed_db):
     for tenant, platform in ((north, "stripe"), (north, "shopify"), (south, "google_ads"), (south, "meta_ads")):
         access, refresh = TOKENS[platform]
         rows[platform] = make_connection(
-            tenant, platform, f"{platform}-account-1", access_token=access, refresh_token=refresh,
-            expires_at=expires if refresh else None, metadata={"shop": "example"} if platform == "shopify" else None,
+            tenant,
+            platform,
+            f"{platform}-account-1",
+            access_token=access,
+            refresh_token=refresh,
+            expires_at=expires if refresh else None,
+            metadata={"shop": "example"} if platform == "shopify" else None,
         )
     with tenant_context(south.id):
         credential = PlatformCredential.objects.get(platform_connection=rows["google_ads"])
@@ -85,7 +90,9 @@ def test_the_credential_list_shows_the_lifecycle_and_masks_every_token(staff_cli
     rows = change_list_rows(staff_client.get(CREDENTIALS), "account")
     google = rows["google_ads-account-1"]
     assert (google["lifecycle_status"], google["refresh_failure_count"], google["last_failure_class"]) == (
-        "Revoked", "1", "auth_revoked"
+        "Revoked",
+        "1",
+        "auth_revoked",
     )
     assert google["key_id"] == "test-k1" and google["next_refresh_due_at"] == "-"
     assert all(row["access_token"] == "•••••••• (encrypted, never shown)" for row in rows.values())
@@ -129,7 +136,8 @@ def test_disable_and_enable_change_only_the_selected_connections(staff_client, s
     staff_client.post(CONNECTIONS, {"action": "enable", "_selected_action": [accounts["stripe"].pk]})
     assert status_of(accounts["stripe"]) == "active"
     assert list(LogEntry.objects.filter(user=staff_user).values_list("change_message", flat=True)) == [
-        "Set status active.", "Set status disabled."
+        "Set status active.",
+        "Set status disabled.",
     ]
 
 
@@ -138,11 +146,17 @@ def test_mark_for_refresh_makes_a_credential_due_now_and_leaves_revoked_ones_alo
     before = timezone.now()
     response = staff_client.post(CREDENTIALS, {"action": "mark_for_refresh", "_selected_action": selected}, follow=True)
     assert page_messages(response) == [
-        ("success", "1 credential(s) will be refreshed at their tenant's next refresh; "
-                    "1 revoked one(s) left alone (only reconnecting helps).")
+        (
+            "success",
+            "1 credential(s) will be refreshed at their tenant's next refresh; "
+            "1 revoked one(s) left alone (only reconnecting helps).",
+        )
     ]
     with operator_access():
-        due = dict(PlatformCredential.objects.using(OPERATOR_DB).filter(pk__in=selected)
-                   .values_list("platform", "next_refresh_due_at"))
+        due = dict(
+            PlatformCredential.objects.using(OPERATOR_DB)
+            .filter(pk__in=selected)
+            .values_list("platform", "next_refresh_due_at")
+        )
     assert due["google_ads"] is None
     assert before <= due["meta_ads"] <= timezone.now()

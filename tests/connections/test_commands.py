@@ -57,9 +57,21 @@ def test_create_tenant_refuses_bad_input_with_exit_code_2(args, message):
 def test_connect_platform_stores_an_encrypted_credential_and_prints_the_connection_id():
     tenant = make_tenant()
     out, err = run(
-        "connect_platform", "--tenant", str(tenant.id), "--platform", "google_ads", "--account", "123-456-7890",
-        "--access-token", TOKEN, "--refresh-token", "rt_COMMAND_refresh",
-        "--expires-at", "2030-01-01T00:00:00+00:00", "--metadata", '{"login_customer_id": "999"}',
+        "connect_platform",
+        "--tenant",
+        str(tenant.id),
+        "--platform",
+        "google_ads",
+        "--account",
+        "123-456-7890",
+        "--access-token",
+        TOKEN,
+        "--refresh-token",
+        "rt_COMMAND_refresh",
+        "--expires-at",
+        "2030-01-01T00:00:00+00:00",
+        "--metadata",
+        '{"login_customer_id": "999"}',
     )
     connection_id = uuid.UUID(out.strip().splitlines()[-1])
     assert TOKEN not in out + err
@@ -76,10 +88,30 @@ def test_connect_platform_stores_an_encrypted_credential_and_prints_the_connecti
 def test_connect_platform_updates_the_same_account_instead_of_duplicating_it(monkeypatch):
     tenant = make_tenant()
     monkeypatch.setenv("STRIPE_KEY_FOR_TEST", "sk_test_from_env_0001")
-    first, _ = run("connect_platform", "--tenant", str(tenant.id), "--platform", "stripe", "--account", "acct_1",
-                   "--access-token-env", "STRIPE_KEY_FOR_TEST")
-    second, _ = run("connect_platform", "--tenant", str(tenant.id), "--platform", "stripe", "--account", "acct_1",
-                    "--access-token", "-", stdin="sk_test_from_stdin_0002\n", monkeypatch=monkeypatch)
+    first, _ = run(
+        "connect_platform",
+        "--tenant",
+        str(tenant.id),
+        "--platform",
+        "stripe",
+        "--account",
+        "acct_1",
+        "--access-token-env",
+        "STRIPE_KEY_FOR_TEST",
+    )
+    second, _ = run(
+        "connect_platform",
+        "--tenant",
+        str(tenant.id),
+        "--platform",
+        "stripe",
+        "--account",
+        "acct_1",
+        "--access-token",
+        "-",
+        stdin="sk_test_from_stdin_0002\n",
+        monkeypatch=monkeypatch,
+    )
     assert first.strip() == second.strip()
     assert _counts(tenant.id) == (1, 1)
     with tenant_context(tenant.id):
@@ -116,8 +148,17 @@ def test_connect_platform_refuses_bad_input_with_exit_code_2_and_writes_nothing(
 def test_connect_platform_refuses_an_unset_token_variable():
     tenant = make_tenant()
     with pytest.raises(CommandError, match="SKELDIR_UNSET_VARIABLE holding the access token is empty or unset") as info:
-        run("connect_platform", "--tenant", str(tenant.id), "--platform", "stripe", "--account", "a",
-            "--access-token-env", "SKELDIR_UNSET_VARIABLE")
+        run(
+            "connect_platform",
+            "--tenant",
+            str(tenant.id),
+            "--platform",
+            "stripe",
+            "--account",
+            "a",
+            "--access-token-env",
+            "SKELDIR_UNSET_VARIABLE",
+        )
     assert info.value.returncode == 2
 
 
@@ -127,10 +168,22 @@ def test_commands_exit_with_code_2_and_one_sentence_from_the_shell(tmp_path):
     import sys
 
     result = subprocess.run(
-        [sys.executable, "manage.py", "connect_platform", "--tenant", "nope", "--platform", "stripe",
-         "--account", "a", "--access-token", TOKEN],
-        capture_output=True, text=True, env={**__import__("os").environ,
-                                              "DJANGO_SETTINGS_MODULE": "skeldir.test_settings"},
+        [
+            sys.executable,
+            "manage.py",
+            "connect_platform",
+            "--tenant",
+            "nope",
+            "--platform",
+            "stripe",
+            "--account",
+            "a",
+            "--access-token",
+            TOKEN,
+        ],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "skeldir.test_settings"},
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "CommandError: 'nope' is not a tenant id (a UUID)."

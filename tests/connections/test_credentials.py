@@ -129,7 +129,11 @@ def test_refresh_success_failure_and_revocation_follow_the_lifecycle():
         assert (row.lifecycle_status, row.revoked_at, row.next_refresh_due_at) == ("revoked", now, None)
         # A late success of a concurrent refresh cannot resurrect a revoked credential.
         credential_mark_refreshed(
-            credential_id=cred.credential_id, key_id=cred.key_id, access_token="late", refresh_token=None, expires_at=None
+            credential_id=cred.credential_id,
+            key_id=cred.key_id,
+            access_token="late",
+            refresh_token=None,
+            expires_at=None,
         )
         assert PlatformCredential.objects.get().lifecycle_status == "revoked"
 
@@ -137,8 +141,10 @@ def test_refresh_success_failure_and_revocation_follow_the_lifecycle():
 @pytest.mark.django_db
 def test_rotation_moves_every_row_to_the_current_key_and_they_still_decrypt(settings):
     tenants = [make_tenant() for _ in range(3)]
-    conns = [make_connection(t, "google_ads", f"acct-{i}", access_token=f"{ACCESS}-{i}", refresh_token=REFRESH)
-             for i, t in enumerate(tenants)]
+    conns = [
+        make_connection(t, "google_ads", f"acct-{i}", access_token=f"{ACCESS}-{i}", refresh_token=REFRESH)
+        for i, t in enumerate(tenants)
+    ]
     settings.CREDENTIAL_ENCRYPTION_KEYS = ring("k2", **{"test-k1": KEY_ONE, "k2": KEY_TWO})
     report = credential_rotate_key(batch_size=1)
     assert (report.moved, report.tenants, report.unknown_rows) == (3, 3, 0)

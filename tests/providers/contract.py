@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -39,7 +39,7 @@ CONTRACT_TOKEN = "tok_CONTRACT_SECRET_f00dfacecafe"
 
 def window(now: datetime | None = None) -> tuple[datetime, datetime]:
     """Start of "today" in the tenant's zone, up to now."""
-    end = (now or datetime.now(timezone.utc)).astimezone(TENANT_ZONE)
+    end = (now or datetime.now(UTC)).astimezone(TENANT_ZONE)
     return end.replace(hour=0, minute=0, second=0, microsecond=0), end
 
 
@@ -163,7 +163,7 @@ class ProviderContract:
 
     @responses.activate
     def test_rate_limit_carries_retry_after_http_date(self) -> None:
-        when = datetime.now(timezone.utc) + timedelta(seconds=120)
+        when = datetime.now(UTC) + timedelta(seconds=120)
         self.mock_error(responses.mock, "rate_limited", retry_after=format_datetime(when, usegmt=True))
         with pytest.raises(ProviderRateLimited) as info:
             self.fetch()
@@ -203,9 +203,7 @@ class ProviderContract:
 
     @responses.activate
     def test_malformed_json_is_a_bad_response(self) -> None:
-        responses.add(
-            self.request_method(), self.request_url(), body=b'{"data": [', content_type="application/json"
-        )
+        responses.add(self.request_method(), self.request_url(), body=b'{"data": [', content_type="application/json")
         with pytest.raises(ProviderBadResponse):
             self.fetch()
 

@@ -5,7 +5,7 @@ arriving as the right error kind."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,20 +19,42 @@ from providers.shopify import ShopifyProvider
 from providers.stripe import StripeProvider
 from providers.woocommerce import WooCommerceProvider
 
-NOW = datetime(2026, 6, 3, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 3, 15, 0, tzinfo=UTC)
 ZONE = ZoneInfo("Europe/Berlin")
 
 # platform → (adapter factory, account id, metadata, access token, the simulator's account key)
 PLATFORMS = {
-    "stripe": (lambda url, **o: StripeProvider(base_url=url, **o), "acct_e2e", {"connect": True}, "sk_test_e2e", "acct_e2e"),
-    "shopify": (lambda url, **o: ShopifyProvider(base_url=url, **o), "e2e.myshopify.com", {}, "shpat_e2e",
-                "e2e.myshopify.com"),
+    "stripe": (
+        lambda url, **o: StripeProvider(base_url=url, **o),
+        "acct_e2e",
+        {"connect": True},
+        "sk_test_e2e",
+        "acct_e2e",
+    ),
+    "shopify": (
+        lambda url, **o: ShopifyProvider(base_url=url, **o),
+        "e2e.myshopify.com",
+        {},
+        "shpat_e2e",
+        "e2e.myshopify.com",
+    ),
     "paypal": (lambda url, **o: PayPalProvider(base_url=url, **o), "MERCHANT-E2E", {}, None, "client-e2e"),
-    "woocommerce": (lambda url, **o: WooCommerceProvider(base_url=url, **o), "https://e2e.example.com", {},
-                    "ck_e2e:cs_e2e", "e2e.example.com"),
-    "google_ads": (lambda url, **o: GoogleAdsProvider(base_url=url, token_url=f"{url}/token", developer_token="dev",
-                                                     client_id="cid-e2e", client_secret="cs", **o),
-                   "123-456-7890", {}, "ya29.e2e", "1234567890"),
+    "woocommerce": (
+        lambda url, **o: WooCommerceProvider(base_url=url, **o),
+        "https://e2e.example.com",
+        {},
+        "ck_e2e:cs_e2e",
+        "e2e.example.com",
+    ),
+    "google_ads": (
+        lambda url, **o: GoogleAdsProvider(
+            base_url=url, token_url=f"{url}/token", developer_token="dev", client_id="cid-e2e", client_secret="cs", **o
+        ),
+        "123-456-7890",
+        {},
+        "ya29.e2e",
+        "1234567890",
+    ),
     "meta_ads": (lambda url, **o: MetaAdsProvider(base_url=url, **o), "act_246810", {}, "EAAB-e2e", "246810"),
 }
 
@@ -56,8 +78,14 @@ def _token(platform: str, provider: RevenueProvider, token: str | None) -> str:
         return token or ""
     # PayPal's access token comes from the client-credentials grant.
     refreshed = provider.refresh_token(
-        TokenRefreshContext(tenant_id=uuid.uuid4(), connection_id=uuid.uuid4(), platform_account_id="MERCHANT-E2E",
-                            connection_metadata={}, refresh_token="client-e2e:secret-e2e", correlation_id="c")
+        TokenRefreshContext(
+            tenant_id=uuid.uuid4(),
+            connection_id=uuid.uuid4(),
+            platform_account_id="MERCHANT-E2E",
+            connection_metadata={},
+            refresh_token="client-e2e:secret-e2e",
+            correlation_id="c",
+        )
     )
     return refreshed.access_token
 
@@ -86,8 +114,14 @@ def test_each_adapter_reads_revenue_from_the_simulator_over_http(simulator, plat
 def test_google_refreshes_its_token_at_the_simulated_authorization_server(simulator):
     provider = PLATFORMS["google_ads"][0](simulator.url)
     refreshed = provider.refresh_token(
-        TokenRefreshContext(tenant_id=uuid.uuid4(), connection_id=uuid.uuid4(), platform_account_id="1234567890",
-                            connection_metadata={}, refresh_token="1//rt-e2e", correlation_id="c")
+        TokenRefreshContext(
+            tenant_id=uuid.uuid4(),
+            connection_id=uuid.uuid4(),
+            platform_account_id="1234567890",
+            connection_metadata={},
+            refresh_token="1//rt-e2e",
+            correlation_id="c",
+        )
     )
     assert refreshed.access_token and refreshed.expires_at > NOW
     result = provider.fetch_revenue(_context("123-456-7890", {}, refreshed.access_token))

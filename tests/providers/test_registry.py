@@ -16,9 +16,9 @@ from providers.stripe import StripeProvider
 
 def test_every_configured_platform_has_its_adapter():
     registry = provider_registry()
-    assert sorted(registry) == provider_keys() == [
-        "google_ads", "meta_ads", "paypal", "shopify", "stripe", "woocommerce"
-    ]
+    assert (
+        sorted(registry) == provider_keys() == ["google_ads", "meta_ads", "paypal", "shopify", "stripe", "woocommerce"]
+    )
     assert all(adapter.key == key for key, adapter in registry.items())
     assert provider_get("stripe") is registry["stripe"]  # built once, cached
     with pytest.raises(UnknownProvider, match="no revenue provider is configured for platform 'myspace'"):
@@ -48,8 +48,11 @@ def test_the_shipped_settings_pass_the_checks():
         ({"CLASS": "providers.nowhere.Provider"}, "providers.E002", "cannot import 'providers.nowhere.Provider'"),
         ({"CLASS": "collections.OrderedDict"}, "providers.E003", "is not a RevenueProvider"),
         ({"CLASS": "providers.paypal.PayPalProvider"}, "providers.E004", "has key 'paypal'"),
-        ({"CLASS": "providers.stripe.StripeProvider", "OPTIONS": {"nonsense": 1}}, "providers.E005",
-         "OPTIONS rejected"),
+        (
+            {"CLASS": "providers.stripe.StripeProvider", "OPTIONS": {"nonsense": 1}},
+            "providers.E005",
+            "OPTIONS rejected",
+        ),
     ],
 )
 def test_a_bad_entry_fails_the_system_check_with_a_stable_id(settings, entry, check_id, text):

@@ -44,16 +44,36 @@ def cluster():
     _run("pg_createcluster", VERSION, name, "-p", str(port), "--", "-A", "trust")
     try:
         _run("pg_ctlcluster", VERSION, name, "start")
-        _run("psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres",
-             "-v", "owner=skeldir_owner", "-v", "db=skeldir", "-f", "scripts/bootstrap_db.sql")
+        _run(
+            "psql",
+            "-X",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "owner=skeldir_owner",
+            "-v",
+            "db=skeldir",
+            "-f",
+            "scripts/bootstrap_db.sql",
+        )
         yield name, port
     finally:
         _run("pg_dropcluster", VERSION, name, "--stop", check=False)
 
 
 def _get(url: str, token: str) -> requests.Response:
-    return requests.get(f"{url}/api/v1/revenue/realtime", timeout=10, headers={
-        "Authorization": f"Bearer {token}", "X-Correlation-ID": str(uuid.uuid4())})
+    return requests.get(
+        f"{url}/api/v1/revenue/realtime",
+        timeout=10,
+        headers={"Authorization": f"Bearer {token}", "X-Correlation-ID": str(uuid.uuid4())},
+    )
 
 
 def test_the_api_and_the_refresher_survive_a_database_outage(cluster, sandbox, mint, settings):
@@ -73,16 +93,33 @@ def test_the_api_and_the_refresher_survive_a_database_outage(cluster, sandbox, m
     tenants = []
     for n in range(2):
         tenant = _run(*manage, "create_tenant", "--name", f"outage-{n}", env=env).stdout.split()[-1]
-        _run(*manage, "connect_platform", "--tenant", tenant, "--platform", "stripe", "--account", f"acct_out{n}",
-             "--access-token", "sk_test_outage", "--metadata", '{"connect": true}', env=env)
+        _run(
+            *manage,
+            "connect_platform",
+            "--tenant",
+            tenant,
+            "--platform",
+            "stripe",
+            "--account",
+            f"acct_out{n}",
+            "--access-token",
+            "sk_test_outage",
+            "--metadata",
+            '{"connect": true}',
+            env=env,
+        )
         tenants.append(tenant)
     served, waiting = tenants
     tokens = {tenant: mint(tenant) for tenant in tenants}
 
     bind = f"127.0.0.1:{_free_port()}"
-    server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "skeldir.wsgi", "-c", "gunicorn.conf.py"],
-                              cwd=ROOT, env={**env, "BIND": bind}, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "skeldir.wsgi", "-c", "gunicorn.conf.py"],
+        cwd=ROOT,
+        env={**env, "BIND": bind},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://{bind}"
     try:
         deadline = time.monotonic() + 30

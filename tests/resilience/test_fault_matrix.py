@@ -23,14 +23,34 @@ EXPIRED = timezone.now() - timedelta(days=1)
 # platform → (account of the target tenant, of the bystander), simulator account keys,
 # access token, refresh token (PayPal: client credentials), metadata
 ACCOUNTS = {
-    "stripe": (("acct_target", "acct_bystander"), ("acct_target", "acct_bystander"), "sk_test_fm", None,
-               {"connect": True}),
-    "shopify": (("target.myshopify.com", "bystander.myshopify.com"),
-                ("target.myshopify.com", "bystander.myshopify.com"), "shpat_fm", None, None),
-    "paypal": (("MERCHANT-T", "MERCHANT-B"), ("client-target", "client-bystander"), "until-refreshed",
-               "{client}:secret-fm", None),
-    "woocommerce": (("https://target.example.com", "https://bystander.example.com"),
-                    ("target.example.com", "bystander.example.com"), "ck_fm:cs_fm", None, None),
+    "stripe": (
+        ("acct_target", "acct_bystander"),
+        ("acct_target", "acct_bystander"),
+        "sk_test_fm",
+        None,
+        {"connect": True},
+    ),
+    "shopify": (
+        ("target.myshopify.com", "bystander.myshopify.com"),
+        ("target.myshopify.com", "bystander.myshopify.com"),
+        "shpat_fm",
+        None,
+        None,
+    ),
+    "paypal": (
+        ("MERCHANT-T", "MERCHANT-B"),
+        ("client-target", "client-bystander"),
+        "until-refreshed",
+        "{client}:secret-fm",
+        None,
+    ),
+    "woocommerce": (
+        ("https://target.example.com", "https://bystander.example.com"),
+        ("target.example.com", "bystander.example.com"),
+        "ck_fm:cs_fm",
+        None,
+        None,
+    ),
     "google_ads": (("111-222-3333", "444-555-6666"), ("1112223333", "4445556666"), "ya29.fm", None, None),
     "meta_ads": (("act_111", "act_222"), ("111", "222"), "EAAB-fm", None, None),
 }
@@ -58,8 +78,9 @@ def _tenant(platform: str, which: int):
     accounts, sim_accounts, token, refresh, metadata = ACCOUNTS[platform]
     tenant = tenant_create(name=f"{platform}-{which}-{uuid.uuid4().hex[:6]}")
     with tenant_context(tenant.id):
-        row = connection_upsert(tenant_id=tenant.id, platform=platform, platform_account_id=accounts[which],
-                                metadata=metadata)
+        row = connection_upsert(
+            tenant_id=tenant.id, platform=platform, platform_account_id=accounts[which], metadata=metadata
+        )
         credential_upsert(
             connection_row=row,
             access_token=token,
@@ -87,8 +108,9 @@ def test_fault_matrix(simulated, frozen_clock, settings, platform, fault):
     before, bystander_before = _raw_entry(target.id), _raw_entry(bystander.id)
 
     frozen_clock.advance(31)
-    simulated.set_fault(platform, target_sim, fault, retry_after=PLATFORM_RETRY_AFTER, endpoint="data",
-                        **FAULT_PARAMS.get(fault, {}))
+    simulated.set_fault(
+        platform, target_sim, fault, retry_after=PLATFORM_RETRY_AFTER, endpoint="data", **FAULT_PARAMS.get(fault, {})
+    )
     result = revenue_refresh(target.id, correlation_id=CID)
 
     kind = FAULTS[fault]

@@ -27,11 +27,28 @@ def _fresh_tenant(minor: int):
     now = timezone.now()
     start, end = day_window(now, "UTC")
     with tenant_context(tenant.id):
-        cache_entry_store_snapshot(tenant_id=tenant.id, now=now, snapshot=Snapshot(
-            tenant_id=tenant.id, interval="day", window_start=start, window_end=end, currency="USD",
-            sources=(SourceState(str(uuid.uuid4()), "stripe", f"acct_{minor}", "sales", "ok",
-                                 Figures({"USD": minor}, 1, now, start)),),
-            data_as_of=now))
+        cache_entry_store_snapshot(
+            tenant_id=tenant.id,
+            now=now,
+            snapshot=Snapshot(
+                tenant_id=tenant.id,
+                interval="day",
+                window_start=start,
+                window_end=end,
+                currency="USD",
+                sources=(
+                    SourceState(
+                        str(uuid.uuid4()),
+                        "stripe",
+                        f"acct_{minor}",
+                        "sales",
+                        "ok",
+                        Figures({"USD": minor}, 1, now, start),
+                    ),
+                ),
+                data_as_of=now,
+            ),
+        )
     return tenant
 
 
@@ -45,8 +62,11 @@ def _fresh_tenant(minor: int):
         ({"HTTP_AUTHORIZATION": "Bearer ünïcode"}, 401, "token_malformed"),
         ({"HTTP_AUTHORIZATION": "Bearer eyJhbGciOiJub25lIn0.eyJ0ZW5hbnRfaWQiOiJ4In0."}, 401, "token_invalid"),
         ({"HTTP_AUTHORIZATION": "Basic dXNlcjpwYXNz"}, 401, "unsupported_scheme"),
-        ({"HTTP_AUTHORIZATION": "Bearer x.y.z", "HTTP_X_CORRELATION_ID": "1' OR '1'='1"}, 400,
-         "correlation_id_malformed"),
+        (
+            {"HTTP_AUTHORIZATION": "Bearer x.y.z", "HTTP_X_CORRELATION_ID": "1' OR '1'='1"},
+            400,
+            "correlation_id_malformed",
+        ),
         ({"HTTP_X_CORRELATION_ID": "%00%0d%0aSet-Cookie: a=b"}, 400, "correlation_id_malformed"),
         ({"HTTP_X_CORRELATION_ID": "a" * 100_000}, 400, "correlation_id_malformed"),
     ],
@@ -71,11 +91,10 @@ def test_a_huge_jwt_with_many_claims_is_refused_before_verification(client, mint
 
 @pytest.mark.django_db
 def test_a_token_for_a_tenant_that_does_not_exist_is_a_404_problem(client, mint):
-    response = client.get(V1, HTTP_AUTHORIZATION=f"Bearer {mint(uuid.uuid4())}",
-                          HTTP_X_CORRELATION_ID=str(uuid.uuid4()))
+    response = client.get(
+        V1, HTTP_AUTHORIZATION=f"Bearer {mint(uuid.uuid4())}", HTTP_X_CORRELATION_ID=str(uuid.uuid4())
+    )
     assert response.status_code == 404 and response.json()["code"] == "tenant_not_found"
-
-
 
 
 def test_a_thousand_concurrent_requests_from_fifty_tenants_never_cross(live_url, mint):
@@ -89,21 +108,28 @@ def test_a_thousand_concurrent_requests_from_fifty_tenants_never_cross(live_url,
         import threading
 
         session = sessions.setdefault(threading.get_ident(), requests.Session())
-        response = session.get(f"{live_url}{V1}", timeout=30, headers={
-            "Authorization": f"Bearer {tokens[tenant_id]}", "X-Correlation-ID": str(uuid.uuid4())})
+        response = session.get(
+            f"{live_url}{V1}",
+            timeout=30,
+            headers={"Authorization": f"Bearer {tokens[tenant_id]}", "X-Correlation-ID": str(uuid.uuid4())},
+        )
         return tenant_id, response.status_code, response.json()
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
         answers = list(pool.map(ask, plan))
 
-    crossed = [(t, body) for t, status, body in answers
-               if status != 200 or body["tenant_id"] != str(t) or body["revenue_total_minor"] != expected[t]]
+    crossed = [
+        (t, body)
+        for t, status, body in answers
+        if status != 200 or body["tenant_id"] != str(t) or body["revenue_total_minor"] != expected[t]
+    ]
     assert len(answers) == 1000 and crossed == []
 
 
 @pytest.mark.django_db
 def test_an_unknown_tenant_never_falls_back_to_another(client, mint):
     make_tenant("existing")
-    response = client.get(V1, HTTP_AUTHORIZATION=f"Bearer {mint(uuid.uuid4())}",
-                          HTTP_X_CORRELATION_ID=str(uuid.uuid4()))
+    response = client.get(
+        V1, HTTP_AUTHORIZATION=f"Bearer {mint(uuid.uuid4())}", HTTP_X_CORRELATION_ID=str(uuid.uuid4())
+    )
     assert response.status_code == 404

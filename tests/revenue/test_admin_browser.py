@@ -14,17 +14,25 @@ from revenue.selectors import cache_entry_get
 from tests.revenue.test_admin import entries  # noqa: F401 - the five tenants' entries
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-         "--window-size=1400,1000")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,1000",
+)
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)),
-                       reason="needs Debian's chromium and chromium-driver"),
+    pytest.mark.skipif(
+        not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)),
+        reason="needs Debian's chromium and chromium-driver",
+    ),
 ]
-
-
 
 
 @pytest.fixture
@@ -45,7 +53,11 @@ def browser():
 
 
 def test_an_operator_filters_to_cooling_down_entries_and_clears_their_cooldown(
-    live_url, browser, staff_user, entries, tmp_path  # noqa: F811
+    live_url,
+    browser,
+    staff_user,
+    entries,  # noqa: F811 - the fixture imported above
+    tmp_path,
 ):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select

@@ -120,8 +120,12 @@ def test_two_tenants_refresh_concurrently_without_blocking_each_other(committed_
     platforms.stripe.set("sk_slow", Behaviour(body=stripe_list(1), gate=gate))
     platforms.stripe.set("sk_quick", Behaviour(body=stripe_list(2)))
     slow_result: list = []
-    worker = threading.Thread(target=lambda: (slow_result.append(revenue_get(slow.id, correlation_id=CID)),
-                                              __import__("django.db").db.connections.close_all()))
+    worker = threading.Thread(
+        target=lambda: (
+            slow_result.append(revenue_get(slow.id, correlation_id=CID)),
+            __import__("django.db").db.connections.close_all(),
+        )
+    )
     worker.start()
     wait_until(lambda: platforms.stripe.calls["sk_slow"] == 1)
     # The slow tenant's leader is inside its platform call; the other tenant is not held up.
@@ -140,8 +144,9 @@ def test_a_rate_limit_cools_the_tenant_down_for_as_long_as_the_platform_asked(pl
     platforms.stripe.set("sk_one", Behaviour(body=stripe_list(4200)))
     good = revenue_get(tenant.id, correlation_id=CID).entry
     frozen_clock.advance(31)
-    platforms.stripe.set("sk_one", Behaviour(429, stripe_error(429, "rate_limit_error", "rate_limit"),
-                                             {"Retry-After": "7"}))
+    platforms.stripe.set(
+        "sk_one", Behaviour(429, stripe_error(429, "rate_limit_error", "rate_limit"), {"Retry-After": "7"})
+    )
 
     with pytest.raises(RevenueUnavailable) as info:
         revenue_get(tenant.id, correlation_id=CID)
@@ -252,8 +257,14 @@ def test_a_tenant_without_connections_gets_an_empty_snapshot():
 
 
 def _expiring_google(tenant, refresh_token="1//rt-google"):
-    conn = make_connection(tenant, "google_ads", "111-222-3333", access_token="ya29.old",
-                           refresh_token=refresh_token, expires_at=timezone.now() + timedelta(seconds=60))
+    conn = make_connection(
+        tenant,
+        "google_ads",
+        "111-222-3333",
+        access_token="ya29.old",
+        refresh_token=refresh_token,
+        expires_at=timezone.now() + timedelta(seconds=60),
+    )
     return conn
 
 
@@ -261,24 +272,39 @@ def test_an_expiring_google_token_is_refreshed_once_by_two_racing_refreshers(com
     tenant = make_tenant()
     conn = _expiring_google(tenant)
     gate = threading.Event()
-    platforms.google_token.set("1//rt-google", Behaviour(
-        body={"access_token": "ya29.new", "expires_in": 3599, "scope": "adwords", "token_type": "Bearer"},
-        gate=gate))
+    platforms.google_token.set(
+        "1//rt-google",
+        Behaviour(
+            body={"access_token": "ya29.new", "expires_in": 3599, "scope": "adwords", "token_type": "Bearer"}, gate=gate
+        ),
+    )
     platforms.google_customer("1112223333")
     platforms.google.set("ya29.new", Behaviour(body=google_rows("10.00")))
     platforms.google.set("ya29.old", Behaviour(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}}))
 
-    from revenue.sources import credential_refresh  # the per-credential lock, raced directly
     from providers.registry import provider_get
+    from revenue.sources import credential_refresh  # the per-credential lock, raced directly
 
     with tenant_context(tenant.id):
         tokens = credential_get(connection_id=conn.id)
-    releaser = threading.Thread(target=lambda: (wait_until(lambda: platforms.google_token.total == 1
-                                                           and waiting_advisory_locks() >= 1), gate.set()))
+    releaser = threading.Thread(
+        target=lambda: (
+            wait_until(lambda: platforms.google_token.total == 1 and waiting_advisory_locks() >= 1),
+            gate.set(),
+        )
+    )
     releaser.start()
-    results = run_in_threads(2, lambda i: credential_refresh(
-        tenant_id=tenant.id, conn=conn, provider=provider_get("google_ads"), tokens=tokens,
-        correlation_id=CID, now=timezone.now()))
+    results = run_in_threads(
+        2,
+        lambda i: credential_refresh(
+            tenant_id=tenant.id,
+            conn=conn,
+            provider=provider_get("google_ads"),
+            tokens=tokens,
+            correlation_id=CID,
+            now=timezone.now(),
+        ),
+    )
     releaser.join()
     assert [r.access_token for r in results] == ["ya29.new", "ya29.new"], results
     assert platforms.google_token.total == 1
@@ -301,9 +327,12 @@ def test_invalid_grant_revokes_the_credential_and_the_source_asks_for_a_reconnec
     # Expired already: the old access token cannot be used while the refresh fails.
     with tenant_context(tenant.id):
         PlatformCredential.objects.filter(platform="google_ads").update(
-            expires_at=timezone.now() - timedelta(seconds=1), next_refresh_due_at=timezone.now() - timedelta(minutes=5))
-    platforms.google_token.set("1//rt-dead", Behaviour(400, {"error": "invalid_grant",
-                                                             "error_description": "Token has been expired or revoked."}))
+            expires_at=timezone.now() - timedelta(seconds=1), next_refresh_due_at=timezone.now() - timedelta(minutes=5)
+        )
+    platforms.google_token.set(
+        "1//rt-dead",
+        Behaviour(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
+    )
     platforms.stripe.set("sk_ok", Behaviour(body=stripe_list(100)))
 
     read = revenue_get(tenant.id, correlation_id=CID)

@@ -13,9 +13,8 @@ import sys
 from django.db import connection
 
 from revenue.selectors import cache_entry_get
-from revenue.snapshot import Snapshot
 from tests.factories import make_connection, make_tenant
-from tests.stubs import held_advisory_locks, wait_until
+from tests.stubs import held_advisory_locks
 
 
 def make_tenants(count: int) -> list:
@@ -36,7 +35,10 @@ def refresher(sandbox, *args: str) -> subprocess.Popen:
     }
     return subprocess.Popen(
         [sys.executable, "manage.py", "refresh_revenue", "--ahead", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
 
 

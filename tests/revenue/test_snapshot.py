@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from revenue.snapshot import Figures, Snapshot, SourceState, day_window, payload_etag
 
-NOW = datetime(2026, 11, 27, 15, 30, 12, 345678, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 15, 30, 12, 345678, tzinfo=UTC)
 START, END = day_window(NOW, "Asia/Tokyo")
 
 

@@ -56,9 +56,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _public_pem(key: Any) -> str:
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def _private_pem(key: Any) -> str:
@@ -90,8 +92,14 @@ def keyring(settings, rsa_key):
 
 def claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
-    base = {"tenant_id": str(TENANT), "jti": str(uuid.uuid4()), "iat": now, "exp": now + 300, "sub": "user-1",
-            "scopes": ["viewer"]}
+    base = {
+        "tenant_id": str(TENANT),
+        "jti": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + 300,
+        "sub": "user-1",
+        "scopes": ["viewer"],
+    }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -188,10 +196,12 @@ def _refusal_cases(mint, rsa_key, other_key) -> dict[str, tuple[str, str]]:
         "bad signature": (f"Bearer {mint(key=other_key)}", "token_invalid"),
         "alg none": (f"Bearer {jwt.encode(claims(), None, algorithm='none', headers={'kid': KID})}", "token_invalid"),
         "hs256 shared secret": (
-            f"Bearer {jwt.encode(claims(), 's' * 32, algorithm='HS256', headers={'kid': KID})}", "token_invalid",
+            f"Bearer {jwt.encode(claims(), 's' * 32, algorithm='HS256', headers={'kid': KID})}",
+            "token_invalid",
         ),
         "hs256 keyed with our public key": (
-            f"Bearer {hs256(public, {'alg': 'HS256', 'typ': 'JWT', 'kid': KID}, claims())}", "token_invalid",
+            f"Bearer {hs256(public, {'alg': 'HS256', 'typ': 'JWT', 'kid': KID}, claims())}",
+            "token_invalid",
         ),
         "expired": (f"Bearer {mint(iat=now - 600, exp=now - 60)}", "token_expired"),
         "nbf in the future": (f"Bearer {mint(nbf=now + 120)}", "token_not_yet_valid"),
@@ -213,11 +223,37 @@ def _refusal_cases(mint, rsa_key, other_key) -> dict[str, tuple[str, str]]:
 
 
 REFUSALS = [
-    "wrong scheme", "token scheme", "empty token", "spaced token", "over 8 KiB", "not a jwt", "undecodable header",
-    "header not json", "non-ascii", "unknown kid", "missing kid", "bad signature", "alg none", "hs256 shared secret",
-    "hs256 keyed with our public key", "expired", "nbf in the future", "iat in the future", "no exp", "no iat",
-    "no jti", "empty jti", "no tenant_id", "tenant_id not a uuid", "tenant_id a number", "exp not a number",
-    "nbf not a number", "iat not a number", "scopes not a list", "scopes of numbers", "roles not a list",
+    "wrong scheme",
+    "token scheme",
+    "empty token",
+    "spaced token",
+    "over 8 KiB",
+    "not a jwt",
+    "undecodable header",
+    "header not json",
+    "non-ascii",
+    "unknown kid",
+    "missing kid",
+    "bad signature",
+    "alg none",
+    "hs256 shared secret",
+    "hs256 keyed with our public key",
+    "expired",
+    "nbf in the future",
+    "iat in the future",
+    "no exp",
+    "no iat",
+    "no jti",
+    "empty jti",
+    "no tenant_id",
+    "tenant_id not a uuid",
+    "tenant_id a number",
+    "exp not a number",
+    "nbf not a number",
+    "iat not a number",
+    "scopes not a list",
+    "scopes of numbers",
+    "roles not a list",
 ]
 
 
@@ -477,7 +513,7 @@ def test_www_authenticate_for_the_error_handler(keyring, mint):
     assert www_authenticate(drf_request(), NotAuthenticated()) == REALM
     assert www_authenticate(drf_request(), InsufficientScope("viewer")) == (
         f'{REALM}, error="insufficient_scope", '
-        "error_description=\"The token lacks the 'viewer' scope this operation requires.\", scope=\"viewer\""
+        'error_description="The token lacks the \'viewer\' scope this operation requires.", scope="viewer"'
     )
     assert www_authenticate(drf_request(), PermissionDenied()) is None
     assert www_authenticate(drf_request(), ValueError("boom")) is None
@@ -624,8 +660,9 @@ def test_issue_token_defaults_to_viewer_and_accepts_space_separated_scopes(signi
     payload = jwt.decode(run_issue_token("--tenant", str(TENANT)), options={"verify_signature": False})
     assert payload["scopes"] == ["viewer"] and "sub" not in payload
     assert payload["exp"] - payload["iat"] == 3600
-    payload = jwt.decode(run_issue_token("--tenant", str(TENANT), "--scopes", "admin viewer"),
-                         options={"verify_signature": False})
+    payload = jwt.decode(
+        run_issue_token("--tenant", str(TENANT), "--scopes", "admin viewer"), options={"verify_signature": False}
+    )
     assert payload["scopes"] == ["admin", "viewer"]
 
 
@@ -659,8 +696,11 @@ def test_issue_token_refuses_bad_input_with_exit_code_2(signing, args, message):
     [
         ("", "", "No signing key configured: set JWT_SIGNING_KEY and JWT_SIGNING_KID."),
         ("present", "", "No signing key configured: set JWT_SIGNING_KEY and JWT_SIGNING_KID."),
-        ("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----", KID,
-         "JWT_SIGNING_KEY is not an unencrypted PEM private key."),
+        (
+            "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----",
+            KID,
+            "JWT_SIGNING_KEY is not an unencrypted PEM private key.",
+        ),
         ("ec", KID, "JWT_SIGNING_KEY must be an RSA private key (tokens are signed with RS256)."),
     ],
 )
@@ -679,10 +719,15 @@ def test_dev_env_keys_survive_bash_and_production_settings(tmp_path, settings):
     mint a token that the generated key ring verifies."""
     env_file, ring_file = tmp_path / "env", tmp_path / "ring.json"
     subprocess.run([sys.executable, "scripts/dev_env.py", str(env_file)], cwd=ROOT, check=True)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DJANGO_", "JWT_")) and k not in ("SECRET_KEY", "CREDENTIAL_ENCRYPTION_KEYS")}
-    script = (f'set -a; . "{env_file}"; set +a; printf "%s" "$JWT_PUBLIC_KEYS" > "{ring_file}"; '
-              f'"{sys.executable}" manage.py issue_token --tenant {TENANT} --scopes viewer')
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "JWT_")) and k not in ("SECRET_KEY", "CREDENTIAL_ENCRYPTION_KEYS")
+    }
+    script = (
+        f'set -a; . "{env_file}"; set +a; printf "%s" "$JWT_PUBLIC_KEYS" > "{ring_file}"; '
+        f'"{sys.executable}" manage.py issue_token --tenant {TENANT} --scopes viewer'
+    )
     bash = shutil.which("bash") or "/bin/bash"
     result = subprocess.run(  # noqa: S603  (our own script and paths)
         [bash, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60

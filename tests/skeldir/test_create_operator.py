@@ -32,8 +32,12 @@ def test_an_operator_can_use_the_operations_admin_and_nothing_more(cleanup, monk
 
     client = Client()
     assert client.login(username="ops-anna", password="a-long-operator-passphrase")
-    for name in ("revenue_revenuecacheentry", "connections_platformconnection", "connections_platformcredential",
-                 "skeldir_tenant"):
+    for name in (
+        "revenue_revenuecacheentry",
+        "connections_platformconnection",
+        "connections_platformcredential",
+        "skeldir_tenant",
+    ):
         assert client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
     assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
     form = client.get(reverse("admin:revenue_revenuecacheentry_changelist")).context["action_form"]

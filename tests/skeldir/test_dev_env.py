@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_existing_values_are_kept_and_missing_ones_added(tmp_path):
     env_file = tmp_path / "env"
-    env_file.write_text("CREDENTIAL_ENCRYPTION_KEYS='{\"current\": \"old\", \"keys\": {\"old\": \"kept-secret-0123456789\"}}'\n")
+    env_file.write_text(
+        'CREDENTIAL_ENCRYPTION_KEYS=\'{"current": "old", "keys": {"old": "kept-secret-0123456789"}}\'\n'
+    )
     for _ in range(2):
         subprocess.run([sys.executable, "scripts/dev_env.py", str(env_file)], cwd=ROOT, check=True)
     text = env_file.read_text()

@@ -76,9 +76,14 @@ def test_ordinary_text_is_left_alone():
 def test_the_message_arguments_and_extra_fields_are_redacted():
     rec = filtered(
         record(
-            "calling %s with %r", "https://graph.example/x?access_token=EAAB0123456789xyz", {"h": "Bearer tok-123"},
-            event="unit", headers={"Authorization": "Bearer tok-456", "Accept": "application/json"},
-            values=["sk_test_abcdefgh", 3], note=RING_SECRET, refresh_token="opaque-by-its-name",
+            "calling %s with %r",
+            "https://graph.example/x?access_token=EAAB0123456789xyz",
+            {"h": "Bearer tok-123"},
+            event="unit",
+            headers={"Authorization": "Bearer tok-456", "Accept": "application/json"},
+            values=["sk_test_abcdefgh", 3],
+            note=RING_SECRET,
+            refresh_token="opaque-by-its-name",
         )
     )
     text = json.dumps(vars(rec), default=str)
@@ -107,19 +112,38 @@ def test_an_exception_becomes_redacted_text_and_its_object_is_dropped():
 def test_json_lines_carry_the_core_fields_and_the_context():
     cid, tenant = correlation_id_var.set("6f1c2b8a-0d8e-4b51-9d0c-3e2f1a4b5c6d"), tenant_id_var.set("t-1")
     try:
-        rec = filtered(record("source_fetched", event="source_fetched", platform="stripe", outcome="auth",
-                              duration_ms=12.5, account="acct_1"))
+        rec = filtered(
+            record(
+                "source_fetched",
+                event="source_fetched",
+                platform="stripe",
+                outcome="auth",
+                duration_ms=12.5,
+                account="acct_1",
+            )
+        )
     finally:
         correlation_id_var.reset(cid)
         tenant_id_var.reset(tenant)
     line = JsonFormatter().format(rec)
     assert "\n" not in line
     fields = json.loads(line)
-    assert list(fields)[:9] == ["timestamp", "level", "logger", "event", "correlation_id", "tenant_id", "platform",
-                                "duration_ms", "outcome"]
+    assert list(fields)[:9] == [
+        "timestamp",
+        "level",
+        "logger",
+        "event",
+        "correlation_id",
+        "tenant_id",
+        "platform",
+        "duration_ms",
+        "outcome",
+    ]
     assert fields["timestamp"].endswith("Z") and fields["level"] == "WARNING"
     assert (fields["correlation_id"], fields["tenant_id"], fields["platform"]) == (
-        "6f1c2b8a-0d8e-4b51-9d0c-3e2f1a4b5c6d", "t-1", "stripe"
+        "6f1c2b8a-0d8e-4b51-9d0c-3e2f1a4b5c6d",
+        "t-1",
+        "stripe",
     )
     assert (fields["outcome"], fields["duration_ms"], fields["account"]) == ("auth", 12.5, "acct_1")
 
@@ -156,8 +180,9 @@ def test_the_settings_pick_json_in_production_and_text_in_debug(monkeypatch):
 def test_djangos_request_object_is_reduced_to_method_and_path():
     from django.test import RequestFactory
 
-    request = RequestFactory().get("/api/v1/revenue/realtime?access_token=EAAB0123456789xyz",
-                                   HTTP_AUTHORIZATION="Bearer tok-request-header")
+    request = RequestFactory().get(
+        "/api/v1/revenue/realtime?access_token=EAAB0123456789xyz", HTTP_AUTHORIZATION="Bearer tok-request-header"
+    )
     request.correlation_id = "6f1c2b8a-0d8e-4b51-9d0c-3e2f1a4b5c6d"
     rec = filtered(record("Internal Server Error: %s", request.path, status_code=500, request=request))
     assert rec.request == "GET /api/v1/revenue/realtime"

@@ -58,8 +58,15 @@ def test_the_worker_processes_counters_add_up_in_one_scrape(tmp_path):
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
 
     def run(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-c", _WORKER, *args], cwd=ROOT, env=env, capture_output=True,  # noqa: S603
-                              text=True, timeout=60, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", _WORKER, *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,  # noqa: S603
+            text=True,
+            timeout=60,
+            check=True,
+        )
         return done.stdout
 
     run("count", "2")

@@ -32,8 +32,15 @@ def test_migrations_apply_reverse_and_apply_again():
     }
 
     def migrate(*target: str) -> None:
-        subprocess.run([sys.executable, "manage.py", "migrate", "--database", "owner", "--no-input", *target],
-                       cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--database", "owner", "--no-input", *target],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     def tables() -> set[str]:
         return {row[0] for row in _sql(name, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}

@@ -14,8 +14,14 @@ import skeldir.settings as project_settings
 @pytest.fixture
 def reload_settings(monkeypatch):
     def reload(**env: str):
-        for name in ("DJANGO_DEBUG", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_PROXY_SSL_HEADER",
-                     "SECURE_HSTS_SECONDS", "SECURE_SSL_REDIRECT"):
+        for name in (
+            "DJANGO_DEBUG",
+            "SESSION_COOKIE_SECURE",
+            "CSRF_COOKIE_SECURE",
+            "SECURE_PROXY_SSL_HEADER",
+            "SECURE_HSTS_SECONDS",
+            "SECURE_SSL_REDIRECT",
+        ):
             monkeypatch.delenv(name, raising=False)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
@@ -42,8 +48,9 @@ def test_development_and_the_local_demo_may_use_plain_http(reload_settings):
 
 
 def test_behind_a_tls_proxy_the_forwarded_scheme_and_hsts_are_configurable(reload_settings):
-    conf = reload_settings(SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO", SECURE_HSTS_SECONDS="31536000",
-                           SECURE_SSL_REDIRECT="true")
+    conf = reload_settings(
+        SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO", SECURE_HSTS_SECONDS="31536000", SECURE_SSL_REDIRECT="true"
+    )
     assert conf.SECURE_PROXY_SSL_HEADER == ("HTTP_X_FORWARDED_PROTO", "https")
     assert conf.SECURE_HSTS_SECONDS == 31536000 and conf.SECURE_SSL_REDIRECT is True
     assert conf.SECURE_REDIRECT_EXEMPT == [r"^healthz$", r"^readyz$", r"^metrics$"]

@@ -19,9 +19,13 @@ class Command(BaseCommand):
     help = "Refresh the cached revenue snapshot of every due tenant (or of --tenant ids)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--tenant", action="append", default=[], metavar="UUID", help="only this tenant (repeatable)")
+        parser.add_argument(
+            "--tenant", action="append", default=[], metavar="UUID", help="only this tenant (repeatable)"
+        )
         parser.add_argument("--concurrency", type=int, default=16, help="tenants refreshed at once (default 16)")
-        parser.add_argument("--shard", metavar="K/N", help="refresh only shard K of N (split tenants between processes)")
+        parser.add_argument(
+            "--shard", metavar="K/N", help="refresh only shard K of N (split tenants between processes)"
+        )
         parser.add_argument("--loop", type=float, metavar="SECONDS", help="run as a worker: a cycle every SECONDS")
         parser.add_argument(
             "--ahead",

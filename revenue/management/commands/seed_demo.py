@@ -2,7 +2,7 @@
 (through the real adapters, to the local platform simulator). Idempotent: a second run
 finds the tenant by name and refreshes its connections."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -11,7 +11,7 @@ from connections.services import connection_upsert, credential_upsert
 from skeldir.models import Tenant
 from skeldir.tenancy import tenant_context, tenant_create
 
-EXPIRED = datetime(2000, 1, 1, tzinfo=timezone.utc)  # refreshed through the simulator on first use
+EXPIRED = datetime(2000, 1, 1, tzinfo=UTC)  # refreshed through the simulator on first use
 
 # platform, account, access token, refresh token (or stored client credentials), expiry, metadata
 DEMO_CONNECTIONS = [
