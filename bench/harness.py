@@ -11,7 +11,9 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -104,40 +106,53 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], **extra_env: str) -> Iterator[str]:
+def _served(command: list[str], env: dict[str, str]) -> Iterator[str]:
+    """Run `command` (given the port with {port}) until the block ends; yield its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [part.format(port=port) for part in command],
+        cwd=ROOT,
+        env={**os.environ, **env, "BIND": f"127.0.0.1:{port}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def gunicorn(env: dict[str, str]) -> contextlib.AbstractContextManager[str]:
     """The API under the production gunicorn configuration (gunicorn.conf.py)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "skeldir.wsgi", "-c", "gunicorn.conf.py"],
-        cwd=ROOT,
-        env={**os.environ, **env, "BIND": f"127.0.0.1:{port}", **extra_env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(30)
+    return _served([str(ROOT / ".venv" / "bin" / "gunicorn"), "skeldir.wsgi", "-c", "gunicorn.conf.py"], env)
 
 
-@contextlib.contextmanager
-def simulator(env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [PYTHON, "manage.py", "provider_sandbox", "--port", str(port)],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def simulator(env: dict[str, str]) -> contextlib.AbstractContextManager[str]:
+    return _served([PYTHON, "manage.py", "provider_sandbox", "--port", "{port}"], env)
+
+
+def store_snapshot(tenant_id: uuid.UUID, now: datetime, sources: tuple = ()) -> str:
+    """Write a snapshot of `sources` taken at `now` as the tenant's entry; returns its ETag."""
+    from revenue.selectors import cache_entry_read
+    from revenue.services import cache_entry_store_snapshot
+    from revenue.snapshot import Snapshot, day_window
+    from skeldir.tenancy import tenant_context
+
+    start, end = day_window(now, "UTC")
+    snapshot = Snapshot(
+        tenant_id=tenant_id,
+        interval="day",
+        window_start=start,
+        window_end=end,
+        currency="USD",
+        sources=sources,
+        data_as_of=now,
     )
-    try:
-        wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(30)
+    with tenant_context(tenant_id):
+        cache_entry_store_snapshot(tenant_id=tenant_id, snapshot=snapshot, now=now)
+        return cache_entry_read(tenant_id).etag
 
 
 def simulator_env(url: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.harness import ROOT, gunicorn
+from bench.harness import ROOT, gunicorn, store_snapshot
 
 TENANTS = 1000
 WRK_THREADS = 2
@@ -25,33 +25,19 @@ def seed(tenants: int) -> list[tuple[str, str]]:
     """Tenants with a fresh entry each (one Stripe source); returns (token, etag) rows."""
     from django.utils import timezone
 
-    from revenue.selectors import cache_entry_read
-    from revenue.services import cache_entry_store_snapshot
-    from revenue.snapshot import Figures, Snapshot, SourceState, day_window
-    from skeldir.tenancy import tenant_context, tenant_create
+    from revenue.snapshot import Figures, SourceState, day_window
+    from skeldir.tenancy import tenant_create
     from skeldir.tokens import token_issue
 
     rows = []
     now = timezone.now()
-    start, end = day_window(now, "UTC")
+    start, _ = day_window(now, "UTC")
     for n in range(tenants):
         tenant = tenant_create(name=f"bench-{n:05d}")
-        snapshot = Snapshot(
-            tenant_id=tenant.id,
-            interval="day",
-            window_start=start,
-            window_end=end,
-            currency="USD",
-            sources=(
-                SourceState(
-                    str(uuid.uuid4()), "stripe", f"acct_{n}", "sales", "ok", Figures({"USD": 10_000 + n}, 3, now, start)
-                ),
-            ),
-            data_as_of=now,
+        source = SourceState(
+            str(uuid.uuid4()), "stripe", f"acct_{n}", "sales", "ok", Figures({"USD": 10_000 + n}, 3, now, start)
         )
-        with tenant_context(tenant.id):
-            cache_entry_store_snapshot(tenant_id=tenant.id, snapshot=snapshot, now=now)
-            etag = cache_entry_read(tenant.id).etag
+        etag = store_snapshot(tenant.id, now, (source,))
         rows.append((token_issue(tenant_id=tenant.id, ttl_seconds=86_400), etag))
     return rows
 

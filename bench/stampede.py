@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from bench.harness import gunicorn, simulator, simulator_env
+from bench.harness import gunicorn, simulator, simulator_env, store_snapshot
 
 CALLERS = 200
 LATENCY_MS = 200
@@ -30,33 +30,17 @@ def _tenant() -> tuple[uuid.UUID, str]:
     from django.utils import timezone
 
     from connections.services import connection_upsert, credential_upsert
-    from revenue.services import cache_entry_store_snapshot
-    from revenue.snapshot import Snapshot, day_window
     from skeldir.tenancy import tenant_context, tenant_create
     from skeldir.tokens import token_issue
 
     tenant = tenant_create(name=f"stampede-{uuid.uuid4().hex[:6]}")
-    now = timezone.now() - timedelta(hours=2)
-    start, end = day_window(now, "UTC")
     with tenant_context(tenant.id):
         for platform, account, metadata, token in SOURCES:
             row = connection_upsert(
                 tenant_id=tenant.id, platform=platform, platform_account_id=account, metadata=metadata
             )
             credential_upsert(connection_row=row, access_token=token)
-        cache_entry_store_snapshot(
-            tenant_id=tenant.id,
-            now=now,
-            snapshot=Snapshot(
-                tenant_id=tenant.id,
-                interval="day",
-                window_start=start,
-                window_end=end,
-                currency="USD",
-                sources=(),
-                data_as_of=now,
-            ),
-        )  # expired: 2 h old with a 1 h TTL
+    store_snapshot(tenant.id, timezone.now() - timedelta(hours=2))  # expired: 2 h old with a 1 h TTL
     return tenant.id, token_issue(tenant_id=tenant.id, ttl_seconds=3600)
 
 
@@ -90,7 +74,7 @@ def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
 
     trials = 2 if quick else 5
     results: dict[str, Any] = {"callers": CALLERS, "latency_ms": LATENCY_MS, "trials": []}
-    with simulator(env) as sim, gunicorn(env, **simulator_env(sim)) as url:
+    with simulator(env) as sim, gunicorn({**env, **simulator_env(sim)}) as url:
         for _ in range(trials):
             requests.post(f"{sim}/_sandbox/reset", timeout=5)
             for platform, account, *_ in SOURCES:

@@ -120,9 +120,8 @@ class GoogleAds(Platform):
     def default_headers(self) -> list[tuple[str, str]]:
         return [("request-id", uuid.uuid4().hex[:22])]
 
-    # --- search -------------------------------------------------------------------------------
-    def search(self, request: Request, call: Call) -> Response:
-        version = request.params["version"]
+    def _refused(self, request: Request, call: Call, version: str) -> Response | None:
+        """Google's answer to a call without a usable access token or developer token, else None."""
         token = request.bearer()
         if not token:
             return _ads_error(
@@ -149,6 +148,14 @@ class GoogleAds(Platform):
                     "The developer-token parameter is required for all requests.",
                 ),
             )
+        return None
+
+    # --- search -------------------------------------------------------------------------------
+    def search(self, request: Request, call: Call) -> Response:
+        version = request.params["version"]
+        refused = self._refused(request, call, version)
+        if refused is not None:
+            return refused
         customer = request.params["customer"]
         if not customer.isdigit():
             return _ads_error(
@@ -310,18 +317,11 @@ class GoogleAds(Platform):
 
     def accessible_customers(self, request: Request, call: Call) -> Response:
         version = request.params["version"]
+        refused = self._refused(request, call, version)
+        if refused is not None:
+            return refused
         token = request.bearer() or ""
         minted = read_token(token, TOKEN_PREFIX)
-        if not token or call.state.is_revoked(self.key, token) or (minted and minted[1] <= call.now):
-            return _unauthenticated(version, "OAUTH_TOKEN_INVALID")
-        if not request.header("developer-token"):
-            return _ads_error(
-                400,
-                "INVALID_ARGUMENT",
-                "Request contains an invalid argument.",
-                version,
-                ("requestError", "DEVELOPER_TOKEN_PARAMETER_MISSING", "The developer-token parameter is required."),
-            )
         grant = call.state.grant(minted[0]) if minted else None
         if grant is not None and ADWORDS_SCOPE not in grant.scope.split():
             return _ads_error(
