@@ -105,6 +105,11 @@ for _alias, _db in DATABASES.items():
     _db["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
     _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     _db["CONN_HEALTH_CHECKS"] = True
+# The runtime role binds parameters server-side: values (the credential key given to
+# pgcrypto among them) travel apart from the statement text, so they never show in
+# pg_stat_activity or a logged statement, and psycopg prepares the statements a refresh
+# or a request repeats (after 5 uses) so the server stops re-planning them.
+DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", True)
 DATABASES["owner"]["CONN_MAX_AGE"] = 0
 DATABASES["operator"]["CONN_MAX_AGE"] = 0  # admin pages and scrapes are rare: no idle connections per thread
 DATABASE_ROUTERS = ["skeldir.routers.MigrationsAsOwnerRouter"]

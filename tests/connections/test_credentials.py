@@ -230,3 +230,14 @@ def test_many_credentials_decrypt_in_one_round_trip_and_bad_keys_stay_apart(sett
     with tenant_context(tenant.id):
         found = credentials_get_many(connection_ids=[first.id, second.id])
     assert isinstance(found[second.id], CredentialUndecryptable) and found[first.id].access_token == "tok-one"
+
+
+@pytest.mark.django_db
+def test_the_runtime_connection_sends_values_apart_from_the_statement_text():
+    # What pg_stat_activity and a logged statement show is the text the server received:
+    # the credential key handed to pgcrypto must not be part of it.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_query(), %s::text", [KEY_ONE])
+        text, value = cursor.fetchone()
+    assert value == KEY_ONE
+    assert KEY_ONE not in text and "$1" in text
