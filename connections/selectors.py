@@ -11,6 +11,7 @@ from django.db import DatabaseError, connection, transaction
 
 from connections.crypto import CredentialKeyError, CredentialUndecryptable, UnknownCredentialKey, key_ring
 from connections.models import ConnectionStatus, LifecycleStatus, PlatformConnection, PlatformCredential
+from skeldir.rows import model_columns, model_from_row
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +45,92 @@ def connection_list_active() -> list[PlatformConnection]:
             "  AND k.lifecycle_status = %s)) ORDER BY c.platform, c.platform_account_id",
             [ConnectionStatus.ACTIVE, ConnectionStatus.DISABLED, LifecycleStatus.REVOKED],
         )
+    )
+
+
+class CredentialBatchUndecryptable(Exception):
+    """A ciphertext of the batch does not decrypt with its key; the statement (and the
+    transaction around it) failed. Read the credentials one by one to tell which."""
+
+
+ConnectionCredential = tuple[PlatformConnection, CredentialTokens | CredentialKeyError | None]
+
+_CONNECTION_WIDTH = len(PlatformConnection._meta.concrete_fields)
+_ACTIVE_WITH_CREDENTIALS_SQL = (
+    f"SELECT {model_columns(PlatformConnection, 'c')},"  # noqa: S608 (model columns)
+    " k.id, k.key_id, k.expires_at, k.next_refresh_due_at, k.lifecycle_status, k.refresh_failure_count,"
+    " r.secret IS NOT NULL,"
+    # A revoked credential is reported as such: it is never decrypted (nor needed).
+    " CASE WHEN r.secret IS NULL OR k.lifecycle_status = %(revoked)s THEN NULL"
+    " ELSE pgp_sym_decrypt(k.encrypted_access_token, r.secret) END,"
+    " CASE WHEN r.secret IS NULL OR k.lifecycle_status = %(revoked)s OR k.encrypted_refresh_token IS NULL THEN NULL"
+    " ELSE pgp_sym_decrypt(k.encrypted_refresh_token, r.secret) END"
+    " FROM platform_connections c"
+    " LEFT JOIN platform_credentials k ON k.platform_connection_id = c.id"
+    " LEFT JOIN unnest(%(key_ids)s::text[], %(secrets)s::text[]) AS r(id, secret) ON r.id = k.key_id"
+    " WHERE c.status = %(active)s OR (c.status = %(disabled)s AND k.lifecycle_status = %(revoked)s)"
+    " ORDER BY c.platform, c.platform_account_id"
+)
+
+
+def connection_list_active_with_credentials() -> list[ConnectionCredential]:
+    """`connection_list_active()`, each connection with its decrypted credential (None when
+    it has none, its key error when its key id is unknown), in one statement: a refresh
+    reads them every time. Raises CredentialBatchUndecryptable when a ciphertext does not
+    decrypt; the transaction is then unusable, so the caller falls back outside it."""
+    keys = list(key_ring().keys.items())
+    params = {
+        "key_ids": [key_id for key_id, _ in keys],
+        "secrets": [secret for _, secret in keys],
+        "active": ConnectionStatus.ACTIVE,
+        "disabled": ConnectionStatus.DISABLED,
+        "revoked": LifecycleStatus.REVOKED,
+    }
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_ACTIVE_WITH_CREDENTIALS_SQL, params)
+            rows = cursor.fetchall()
+    except DatabaseError:
+        # pgcrypto says "Wrong key or corrupt data"; the driver's error would carry the
+        # statement's parameters, so it is not chained.
+        raise CredentialBatchUndecryptable("a platform credential does not decrypt with its key") from None
+    result: list[ConnectionCredential] = []
+    for row in rows:
+        conn = model_from_row(PlatformConnection, row[:_CONNECTION_WIDTH], using=connection.alias)
+        result.append((conn, _credential_of(conn, *row[_CONNECTION_WIDTH:])))
+    return result
+
+
+def _credential_of(
+    conn: PlatformConnection,
+    credential_id: uuid.UUID | None,
+    key_id: str,
+    expires_at: datetime | None,
+    due: datetime | None,
+    status: str,
+    failures: int,
+    key_known: bool,
+    access: str | None,
+    refresh: str | None,
+) -> CredentialTokens | CredentialKeyError | None:
+    if credential_id is None:
+        return None
+    if not key_known and status != LifecycleStatus.REVOKED:
+        return UnknownCredentialKey(
+            f"platform credential {credential_id} is encrypted with key id {key_id!r}, "
+            "which CREDENTIAL_ENCRYPTION_KEYS does not contain"
+        )
+    return CredentialTokens(
+        credential_id=credential_id,
+        connection_id=conn.id,
+        platform=conn.platform,
+        access_token=access or "",
+        refresh_token=refresh,
+        expires_at=expires_at,
+        next_refresh_due_at=due,
+        lifecycle_status=status,
+        refresh_failure_count=failures,
+        key_id=key_id,
     )
 
 
@@ -140,70 +227,14 @@ def credential_get(*, connection_id: uuid.UUID, for_update: bool = False) -> Cre
     )
 
 
-def credentials_get_many(*, connection_ids: list[uuid.UUID]) -> dict[uuid.UUID, CredentialTokens | CredentialKeyError]:
-    """The decrypted credentials of several connections in one round trip (the refresh
-    path reads every source's at once). A connection without a credential is absent;
-    one that cannot be decrypted maps to its error, without failing the others."""
-    if not connection_ids:
-        return {}
-    ring = key_ring()
-    keys = list(ring.keys.items())
-    sql = (
-        "SELECT c.id, c.platform_connection_id, c.platform, c.key_id, c.expires_at, c.next_refresh_due_at,"
-        " c.lifecycle_status, c.refresh_failure_count, k.secret IS NOT NULL,"
-        " CASE WHEN k.secret IS NULL THEN NULL ELSE pgp_sym_decrypt(c.encrypted_access_token, k.secret) END,"
-        " CASE WHEN k.secret IS NULL OR c.encrypted_refresh_token IS NULL THEN NULL"
-        " ELSE pgp_sym_decrypt(c.encrypted_refresh_token, k.secret) END"
-        " FROM platform_credentials c"
-        " LEFT JOIN (SELECT * FROM unnest(%s::text[], %s::text[]) AS r(id, secret)) k ON k.id = c.key_id"
-        " WHERE c.platform_connection_id = ANY(%s)"
-    )
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, [[k for k, _ in keys], [s for _, s in keys], list(connection_ids)])
-            rows = cursor.fetchall()
-    except DatabaseError:
-        # One ciphertext does not decrypt with its key: read them one by one to tell which.
-        found: dict[uuid.UUID, CredentialTokens | CredentialKeyError] = {}
-        for connection_id in connection_ids:
-            try:
-                tokens = credential_get(connection_id=connection_id)
-            except CredentialKeyError as exc:
-                found[connection_id] = exc
-                continue
-            if tokens is not None:
-                found[connection_id] = tokens
-        return found
-    result: dict[uuid.UUID, CredentialTokens | CredentialKeyError] = {}
-    for (
-        credential_id,
-        connection_id,
-        platform,
-        key_id,
-        expires_at,
-        due,
-        status,
-        failures,
-        known,
-        access,
-        refresh,
-    ) in rows:
-        if not known:
-            result[connection_id] = UnknownCredentialKey(
-                f"platform credential {credential_id} is encrypted with key id {key_id!r}, "
-                "which CREDENTIAL_ENCRYPTION_KEYS does not contain"
-            )
-            continue
-        result[connection_id] = CredentialTokens(
-            credential_id=credential_id,
-            connection_id=connection_id,
-            platform=platform,
-            access_token=access,
-            refresh_token=refresh,
-            expires_at=expires_at,
-            next_refresh_due_at=due,
-            lifecycle_status=status,
-            refresh_failure_count=failures,
-            key_id=key_id,
-        )
-    return result
+def credentials_one_by_one(connections: list[PlatformConnection]) -> list[ConnectionCredential]:
+    """Each connection's credential read on its own (the fallback when the batch does not
+    decrypt): one that cannot be decrypted is reported as its error, the others as usual."""
+    paired: list[ConnectionCredential] = []
+    for conn in connections:
+        try:
+            tokens: CredentialTokens | CredentialKeyError | None = credential_get(connection_id=conn.id)
+        except CredentialKeyError as exc:
+            tokens = exc
+        paired.append((conn, tokens))
+    return paired

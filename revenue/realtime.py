@@ -22,11 +22,16 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from connections.selectors import connection_list_active
+from connections.selectors import (
+    CredentialBatchUndecryptable,
+    connection_list_active,
+    connection_list_active_with_credentials,
+    credentials_one_by_one,
+)
 from revenue import clock
 from revenue.locks import advisory_key, lock_held, lock_wait_released
 from revenue.observability import cooldown_entered, refresh_observed
-from revenue.selectors import CacheEntryState, cache_entry_get, cache_entry_read
+from revenue.selectors import CacheEntryState, cache_entry_get, tenant_with_entry_read
 from revenue.services import cache_entry_store_failure, cache_entry_store_snapshot
 from revenue.snapshot import Figures, Snapshot, SourceState, day_window
 from revenue.sources import SourceOutcome, retry_not_before, sources_fetch
@@ -142,14 +147,18 @@ def revenue_refresh(
 def _refresh_locked(tenant_id: uuid.UUID, *, correlation_id: str, ahead_seconds: float, force: bool) -> RefreshResult:
     now = clock.now()
     started = time.monotonic()
-    with tenant_context(tenant_id):
-        entry = cache_entry_read(tenant_id)
-        if not force and entry is not None and not entry.is_due(now, ahead_seconds=ahead_seconds):
-            return RefreshResult(tenant_id, "not_due", entry)  # someone just refreshed it, or it cools down
-        tenant = Tenant.objects.filter(id=tenant_id).first()
-        if tenant is None:
-            return RefreshResult(tenant_id, "missing_tenant")
-        connections = connection_list_active()
+    try:
+        with tenant_context(tenant_id):
+            tenant, entry = tenant_with_entry_read(tenant_id)
+            if tenant is None:
+                return RefreshResult(tenant_id, "missing_tenant")
+            if not force and entry is not None and not entry.is_due(now, ahead_seconds=ahead_seconds):
+                return RefreshResult(tenant_id, "not_due", entry)  # someone just refreshed it, or it cools down
+            connections = connection_list_active_with_credentials()
+    except CredentialBatchUndecryptable:
+        # One ciphertext does not decrypt: read the credentials one by one to tell which.
+        with tenant_context(tenant_id):
+            connections = credentials_one_by_one(connection_list_active())
 
     previous = _previous_snapshot(entry)
     window = day_window(now, tenant.timezone)
@@ -159,7 +168,7 @@ def _refresh_locked(tenant_id: uuid.UUID, *, correlation_id: str, ahead_seconds:
             "event": "refresh_started",
             "tenant_id": str(tenant_id),
             "correlation_id": correlation_id,
-            "platforms": sorted({c.platform for c in connections}),
+            "platforms": sorted({conn.platform for conn, _ in connections}),
         },
     )
     outcomes = sources_fetch(
@@ -175,21 +184,29 @@ def _refresh_locked(tenant_id: uuid.UUID, *, correlation_id: str, ahead_seconds:
     succeeded = [o for o in outcomes if o.ok]
     summary = _failure_summary(outcomes)
 
-    with tenant_context(tenant_id):
+    # A cache entry is derived data: if the server crashed in the moment before its WAL
+    # reached disk, the next refresh rebuilds it, so the commit does not wait for the flush.
+    with tenant_context(tenant_id, durable=False):
         if failures and not succeeded:
             cooldown = max([settings.REVENUE_ERROR_COOLDOWN_SECONDS] + [o.retry_after or 0 for o in failures])
-            until = cache_entry_store_failure(
+            stored = cache_entry_store_failure(
                 tenant_id=tenant_id, now=finished, cooldown_seconds=cooldown, error_message=summary
             )
             outcome = "failed"
         else:
             snapshot = _snapshot(tenant, window, outcomes, previous, finished)
-            cache_entry_store_snapshot(tenant_id=tenant_id, snapshot=snapshot, now=finished, error_message=summary)
+            stored = cache_entry_store_snapshot(
+                tenant_id=tenant_id, snapshot=snapshot, now=finished, error_message=summary
+            )
             outcome = "partial" if summary else "refreshed"
-        stored = cache_entry_read(tenant_id)
     elapsed = time.monotonic() - started
     if outcome == "failed":
-        cooldown_entered(tenant_id=tenant_id, correlation_id=correlation_id, until=until, seconds=max(1, cooldown))
+        cooldown_entered(
+            tenant_id=tenant_id,
+            correlation_id=correlation_id,
+            until=stored.error_cooldown_until,
+            seconds=max(1, cooldown),
+        )
     refresh_observed(outcome=outcome, duration_seconds=elapsed)
     logger.info(
         "refresh_finished",

@@ -14,6 +14,7 @@ from django.db import connection
 
 from revenue.models import REALTIME_CACHE_KEY
 from skeldir.models import Tenant
+from skeldir.rows import model_columns, model_from_row
 from skeldir.tenancy import tenant_context
 
 
@@ -58,7 +59,8 @@ class CacheEntryState:
 _FIELDS = [f.name for f in dataclasses.fields(CacheEntryState)]
 
 
-_READ_SQL = f"SELECT {', '.join(_FIELDS)} FROM revenue_cache_entries WHERE tenant_id = %s AND cache_key = %s"  # noqa: S608
+ENTRY_COLUMNS = ", ".join(_FIELDS)
+_READ_SQL = f"SELECT {ENTRY_COLUMNS} FROM revenue_cache_entries WHERE tenant_id = %s AND cache_key = %s"  # noqa: S608
 
 
 def cache_entry_read(tenant_id: uuid.UUID) -> CacheEntryState | None:
@@ -67,12 +69,37 @@ def cache_entry_read(tenant_id: uuid.UUID) -> CacheEntryState | None:
     with connection.cursor() as cursor:
         cursor.execute(_READ_SQL, [tenant_id, REALTIME_CACHE_KEY])
         row = cursor.fetchone()
+    return None if row is None else entry_state(row)
+
+
+_TENANT_WIDTH = len(Tenant._meta.concrete_fields)
+_TENANT_WITH_ENTRY_SQL = (
+    f"SELECT {model_columns(Tenant, 't')}, e.tenant_id IS NOT NULL, "  # noqa: S608 (model columns)
+    f"{', '.join('e.' + name for name in _FIELDS)}"
+    " FROM tenants t LEFT JOIN revenue_cache_entries e ON e.tenant_id = t.id AND e.cache_key = %s"
+    " WHERE t.id = %s"
+)
+
+
+def tenant_with_entry_read(tenant_id: uuid.UUID) -> tuple[Tenant | None, CacheEntryState | None]:
+    """The tenant and its cache entry in one statement, inside the caller's tenant
+    context (a refresh starts with both)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TENANT_WITH_ENTRY_SQL, [REALTIME_CACHE_KEY, tenant_id])
+        row = cursor.fetchone()
     if row is None:
-        return None
-    values = dict(zip(_FIELDS, row, strict=True))
-    if values["payload"] is not None:  # Django's driver setup leaves jsonb as text
-        values["payload"] = json.loads(values["payload"])
-    return CacheEntryState(**values)
+        return None, None
+    tenant = model_from_row(Tenant, row[:_TENANT_WIDTH], using=connection.alias)
+    has_entry, values = row[_TENANT_WIDTH], row[_TENANT_WIDTH + 1 :]
+    return tenant, (entry_state(values) if has_entry else None)
+
+
+def entry_state(values: tuple[Any, ...] | list[Any]) -> CacheEntryState:
+    """A CacheEntryState from the entry's columns in `_FIELDS` order."""
+    fields = dict(zip(_FIELDS, values, strict=True))
+    if isinstance(fields["payload"], (str, bytes)):  # Django's driver setup leaves jsonb as text
+        fields["payload"] = json.loads(fields["payload"])
+    return CacheEntryState(**fields)
 
 
 def cache_entry_get(tenant_id: uuid.UUID) -> CacheEntryState | None:

@@ -12,16 +12,10 @@ from django.db import connection, connections
 from psycopg.types.json import Jsonb
 
 from revenue.models import REALTIME_CACHE_KEY
+from revenue.selectors import ENTRY_COLUMNS, CacheEntryState, entry_state
 from revenue.snapshot import Snapshot
 
 MAX_ERROR_MESSAGE = 2000
-
-
-def _skip_commit_flush(cursor: object) -> None:
-    """A cache entry is derived data: if the server crashed in the few hundred milliseconds
-    before its WAL reaches disk, the next refresh rebuilds it. So its transaction commits
-    without waiting for that flush (the refresher commits one per tenant)."""
-    cursor.execute("SET LOCAL synchronous_commit = off")  # type: ignore[attr-defined]
 
 
 logger = logging.getLogger(__name__)
@@ -29,14 +23,14 @@ logger = logging.getLogger(__name__)
 
 def cache_entry_store_snapshot(
     *, tenant_id: uuid.UUID, snapshot: Snapshot, now: datetime, error_message: str | None = None
-) -> None:
+) -> CacheEntryState:
     """A successful (or partly successful) refresh: new payload, fresh for the TTL,
-    cooldown cleared. `error_message` describes failed sources of a partial refresh."""
+    cooldown cleared. `error_message` describes failed sources of a partial refresh.
+    Returns the entry as stored."""
     payload = snapshot.to_payload()
     with connection.cursor() as cursor:
-        _skip_commit_flush(cursor)
         cursor.execute(
-            """
+            f"""
             INSERT INTO revenue_cache_entries AS e (
                 tenant_id, cache_key, payload, data_as_of, expires_at, error_cooldown_until,
                 last_error_at, last_error_message, etag, created_at, updated_at
@@ -48,6 +42,7 @@ def cache_entry_store_snapshot(
                 last_error_at = COALESCE(EXCLUDED.last_error_at, e.last_error_at),
                 last_error_message = EXCLUDED.last_error_message,
                 etag = EXCLUDED.etag, updated_at = EXCLUDED.updated_at
+            RETURNING {ENTRY_COLUMNS}
             """,
             {
                 "tenant": tenant_id,
@@ -61,18 +56,19 @@ def cache_entry_store_snapshot(
                 "now": now,
             },
         )
+        return entry_state(cursor.fetchone())
 
 
 def cache_entry_store_failure(
     *, tenant_id: uuid.UUID, now: datetime, cooldown_seconds: int, error_message: str
-) -> datetime:
+) -> CacheEntryState:
     """A refresh where nothing succeeded: the last good payload and its `data_as_of`
-    stay as they were; the entry cools down. Returns the end of the cooldown."""
+    stay as they were; the entry cools down. Returns the entry as stored (its
+    `error_cooldown_until` is the end of the cooldown)."""
     until = now + timedelta(seconds=max(1, cooldown_seconds))
     with connection.cursor() as cursor:
-        _skip_commit_flush(cursor)
         cursor.execute(
-            """
+            f"""
             INSERT INTO revenue_cache_entries AS e (
                 tenant_id, cache_key, payload, data_as_of, expires_at, error_cooldown_until,
                 last_error_at, last_error_message, etag, created_at, updated_at
@@ -80,6 +76,7 @@ def cache_entry_store_failure(
             ON CONFLICT (tenant_id, cache_key) DO UPDATE SET
                 error_cooldown_until = EXCLUDED.error_cooldown_until, last_error_at = EXCLUDED.last_error_at,
                 last_error_message = EXCLUDED.last_error_message, updated_at = EXCLUDED.updated_at
+            RETURNING {ENTRY_COLUMNS}
             """,
             {
                 "tenant": tenant_id,
@@ -89,7 +86,7 @@ def cache_entry_store_failure(
                 "error": _truncate(error_message),
             },
         )
-    return until
+        return entry_state(cursor.fetchone())
 
 
 def cache_entry_clear_cooldown(*, tenant_id: uuid.UUID) -> bool:

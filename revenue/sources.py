@@ -21,7 +21,7 @@ from django.conf import settings
 
 from connections.crypto import CredentialKeyError
 from connections.models import LifecycleStatus, PlatformConnection
-from connections.selectors import CredentialTokens, credential_get, credentials_get_many
+from connections.selectors import ConnectionCredential, CredentialTokens, credential_get
 from connections.services import credential_mark_refresh_failed, credential_mark_refreshed, credential_mark_revoked
 from providers.base import ProviderContext, RevenueProvider, RevenueResult, TokenRefreshContext
 from providers.errors import ProviderError, ProviderTokenRevoked
@@ -71,17 +71,20 @@ def _executor() -> concurrent.futures.ThreadPoolExecutor:
 def sources_fetch(
     *,
     tenant_id: uuid.UUID,
-    connections: list[PlatformConnection],
+    connections: list[ConnectionCredential],
     previous: dict[str, SourceState],
     window: tuple[datetime, datetime],
     correlation_id: str,
     now: datetime,
 ) -> list[SourceOutcome]:
+    """Every source's outcome, in the order of `connections` (each with the credential
+    read along with it)."""
     deadline = time.monotonic() + settings.REVENUE_TENANT_DEADLINE_SECONDS
     outcomes: dict[str, SourceOutcome] = {}
     calls: list[tuple[PlatformConnection, RevenueProvider, str]] = []
-    tokens = _credentials_read(tenant_id, connections)
-    for conn in connections:
+    tokens = {str(conn.id): _usable_credential(conn, stored) for conn, stored in connections}
+    connections_only = [conn for conn, _ in connections]
+    for conn in connections_only:
         key = str(conn.id)
         try:
             provider = provider_get(conn.platform)
@@ -127,7 +130,7 @@ def sources_fetch(
     for future, (conn, provider) in futures.items():
         outcomes[str(conn.id)] = _fetch_outcome(future, conn, provider, finished=future in done)
         durations.setdefault(str(conn.id), time.monotonic() - started)  # still running at the deadline
-    for conn in connections:
+    for conn in connections_only:
         outcome = outcomes[str(conn.id)]
         if outcome.carried is None:  # a source left alone (platform back-off) reports nothing new
             source_observed(
@@ -139,7 +142,7 @@ def sources_fetch(
                 duration_seconds=durations.get(str(conn.id)),
                 error=outcome.error,
             )
-    return [outcomes[str(conn.id)] for conn in connections]
+    return [outcomes[str(conn.id)] for conn in connections_only]
 
 
 def _timed(
@@ -185,25 +188,15 @@ def _outcome(conn: PlatformConnection, kind: str, status: str, **fields: object)
     )
 
 
-def _credentials_read(
-    tenant_id: uuid.UUID, connections: list[PlatformConnection]
-) -> dict[str, CredentialTokens | SourceOutcome]:
-    """Decrypt every connection's credential in one short transaction."""
-    found: dict[str, CredentialTokens | SourceOutcome] = {}
-    with tenant_context(tenant_id):
-        stored = credentials_get_many(connection_ids=[conn.id for conn in connections])
-    for conn in connections:
-        tokens = stored.get(conn.id)
-        if isinstance(tokens, CredentialKeyError):
-            found[str(conn.id)] = _outcome(conn, "sales", STATUS_CREDENTIAL, error=str(tokens))
-            continue
-        if tokens is None or tokens.lifecycle_status == LifecycleStatus.REVOKED:
-            found[str(conn.id)] = _outcome(
-                conn, "sales", STATUS_RECONNECT, error=f"{conn.platform} account must be reconnected"
-            )
-        else:
-            found[str(conn.id)] = tokens
-    return found
+def _usable_credential(
+    conn: PlatformConnection, stored: CredentialTokens | CredentialKeyError | None
+) -> CredentialTokens | SourceOutcome:
+    """The credential to call the platform with, or the outcome that replaces the call."""
+    if isinstance(stored, CredentialKeyError):
+        return _outcome(conn, "sales", STATUS_CREDENTIAL, error=str(stored))
+    if stored is None or stored.lifecycle_status == LifecycleStatus.REVOKED:
+        return _outcome(conn, "sales", STATUS_RECONNECT, error=f"{conn.platform} account must be reconnected")
+    return stored
 
 
 def _access_token(

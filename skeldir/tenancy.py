@@ -33,8 +33,14 @@ def parse_tenant_id(value: object) -> uuid.UUID:
 
 
 @contextmanager
-def tenant_context(tenant_id: uuid.UUID | str, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+def tenant_context(
+    tenant_id: uuid.UUID | str, *, using: str = DEFAULT_DB_ALIAS, durable: bool = True
+) -> Iterator[None]:
     """Run the block in a transaction scoped to one tenant.
+
+    `durable=False` lets the commit return before its WAL reaches disk, for derived data
+    that a server crash may lose and the next refresh rebuilds (set in the same statement
+    as the tenant, so it costs no round trip).
 
     Nested inside another transaction (tests, or a caller's atomic block) the setting
     would outlive the block, so the previous value is restored on a clean exit; on an
@@ -48,7 +54,13 @@ def tenant_context(tenant_id: uuid.UUID | str, *, using: str = DEFAULT_DB_ALIAS)
             if nested:
                 cursor.execute("SELECT current_setting(%s, true)", [TENANT_SETTING])
                 previous = cursor.fetchone()[0] or ""
-            cursor.execute("SELECT set_config(%s, %s, true)", [TENANT_SETTING, tenant])
+            if durable:
+                cursor.execute("SELECT set_config(%s, %s, true)", [TENANT_SETTING, tenant])
+            else:
+                cursor.execute(
+                    "SELECT set_config(%s, %s, true), set_config('synchronous_commit', 'off', true)",
+                    [TENANT_SETTING, tenant],
+                )
         yield
         if nested:
             with connection.cursor() as cursor:

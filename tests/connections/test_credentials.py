@@ -205,30 +205,42 @@ def _call(*args, **kwargs) -> str:
 
 
 @pytest.mark.django_db
-def test_many_credentials_decrypt_in_one_round_trip_and_bad_keys_stay_apart(settings, django_assert_max_num_queries):
-    from connections.selectors import credentials_get_many
+def test_connections_and_their_credentials_come_in_one_statement_and_bad_keys_stay_apart(
+    settings, django_assert_max_num_queries
+):
+    from connections.selectors import (
+        CredentialBatchUndecryptable,
+        connection_list_active,
+        connection_list_active_with_credentials,
+        credentials_one_by_one,
+    )
 
     tenant = make_tenant()
     first = make_connection(tenant, "google_ads", "1", access_token="tok-one", refresh_token="rt-one")
     second = make_connection(tenant, "stripe", "acct_2", access_token="tok-two")
     orphan = make_connection(tenant, "stripe", "acct_3", access_token=None)
     with tenant_context(tenant.id):
-        with django_assert_max_num_queries(3):  # savepoint, the read, release
-            found = credentials_get_many(connection_ids=[first.id, second.id, orphan.id])
+        with django_assert_max_num_queries(1):
+            found = {conn.id: tokens for conn, tokens in connection_list_active_with_credentials()}
     assert (found[first.id].access_token, found[first.id].refresh_token) == ("tok-one", "rt-one")
     assert (found[second.id].access_token, found[second.id].refresh_token) == ("tok-two", None)
-    assert orphan.id not in found
+    assert found[orphan.id] is None
 
     # A row under a key id the ring lost is reported for that connection only.
     with tenant_context(tenant.id), connection.cursor() as cursor:
         cursor.execute("UPDATE platform_credentials SET key_id = 'gone' WHERE platform_connection_id = %s", [second.id])
-        found = credentials_get_many(connection_ids=[first.id, second.id])
+    with tenant_context(tenant.id):
+        found = {conn.id: tokens for conn, tokens in connection_list_active_with_credentials()}
     assert isinstance(found[second.id], UnknownCredentialKey) and found[first.id].access_token == "tok-one"
 
-    # A key id whose secret does not decrypt: the others still come back.
+    # A key id whose secret does not decrypt fails the batch, without the secret or the
+    # driver's error (it carries the parameters); one by one, the others still come back.
     settings.CREDENTIAL_ENCRYPTION_KEYS = ring("test-k1", **{"test-k1": KEY_ONE, "gone": "not-the-right-secret-0123"})
+    with pytest.raises(CredentialBatchUndecryptable) as info, tenant_context(tenant.id):
+        connection_list_active_with_credentials()
+    assert info.value.__cause__ is None and "not-the-right-secret" not in str(info.value)
     with tenant_context(tenant.id):
-        found = credentials_get_many(connection_ids=[first.id, second.id])
+        found = {conn.id: tokens for conn, tokens in credentials_one_by_one(connection_list_active())}
     assert isinstance(found[second.id], CredentialUndecryptable) and found[first.id].access_token == "tok-one"
 
 

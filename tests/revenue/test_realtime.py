@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from connections.models import PlatformCredential
@@ -60,6 +61,29 @@ def test_a_refresh_stores_every_active_account_apart_and_totals_sales_only(platf
     assert result.entry.etag == snapshot.etag()
     assert result.entry.expires_at == snapshot.data_as_of + timedelta(seconds=30)
     assert result.entry.error_cooldown_until is None
+
+
+@pytest.mark.django_db
+def test_a_refresh_takes_one_read_and_one_write_transaction_of_two_statements_each(platforms):
+    tenant = make_tenant()
+    for n in range(3):
+        make_connection(tenant, "stripe", f"acct_{n}", access_token=f"sk_{n}")
+        platforms.stripe.set(f"sk_{n}", Behaviour(body=stripe_list(100)))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert revenue_refresh(tenant.id, correlation_id=CID).outcome == "refreshed"
+
+    # Inside the test's transaction the tenant blocks are savepoints that also save and
+    # restore the previous tenant setting; what a refresh costs is the rest.
+    statements = [
+        q["sql"]
+        for q in queries.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "SELECT current_setting"))
+        and "set_config('app.current_tenant_id', ''" not in q["sql"]
+    ]
+    shapes = [" ".join(sql.split())[:40] for sql in statements]
+    assert len(statements) == 7, shapes  # lock; tenant, read, read; tenant, write; unlock
+    assert sum("pgp_sym_decrypt" in sql for sql in statements) == 1  # every credential at once
 
 
 @pytest.mark.django_db
