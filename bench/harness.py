@@ -155,9 +155,29 @@ def store_snapshot(tenant_id: uuid.UUID, now: datetime, sources: tuple = ()) -> 
         return cache_entry_read(tenant_id).etag
 
 
+_BASE_URL_VARIABLES = {
+    "stripe": "STRIPE_API_BASE_URL",
+    "shopify": "SHOPIFY_API_BASE_URL",
+    "paypal": "PAYPAL_API_BASE_URL",
+    "woocommerce": "WOOCOMMERCE_API_BASE_URL",
+    "google_ads": "GOOGLE_ADS_API_BASE_URL",
+    "meta_ads": "META_API_BASE_URL",
+}
+
+
 def simulator_env(url: str) -> dict[str, str]:
-    names = ("STRIPE", "SHOPIFY", "PAYPAL", "WOOCOMMERCE", "GOOGLE_ADS", "META")
-    return {**{f"{name}_API_BASE_URL": url for name in names}, "GOOGLE_OAUTH_TOKEN_URL": f"{url}/token"}
+    """Every platform at one simulator."""
+    return {**{name: url for name in _BASE_URL_VARIABLES.values()}, "GOOGLE_OAUTH_TOKEN_URL": f"{url}/token"}
+
+
+@contextlib.contextmanager
+def simulators(env: dict[str, str], platforms: tuple[str, ...]) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    """One simulator process per platform, as the real platforms are separate hosts (one
+    process would make its own GIL the bottleneck the benchmark measures). Yields each
+    platform's URL and the environment that points the adapters at them."""
+    with contextlib.ExitStack() as stack:
+        urls = {platform: stack.enter_context(simulator(env)) for platform in platforms}
+        yield urls, {_BASE_URL_VARIABLES[platform]: url for platform, url in urls.items()}
 
 
 def write_result(name: str, data: object) -> Path:

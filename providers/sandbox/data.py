@@ -100,6 +100,7 @@ def _has_minor_unit(code: str) -> bool:
         return False
 
 
+@functools.cache  # a few dozen currencies; every amount formatted asks
 def exponent(currency: str) -> int:
     return Currency(currency).exponent or 0
 
@@ -142,7 +143,7 @@ class Profile:
     multi_currency: bool = False
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=16_384)
 def day_events(platform: str, account: str, day: date, profile: Profile) -> tuple[Event, ...]:
     flags = conventions(account)
     if "empty" in flags:
@@ -211,9 +212,13 @@ def major(minor: int, currency: str) -> Decimal:
 
 
 def fixed(minor: int, currency: str) -> str:
-    """ "12.50", "1250" (JPY), "12.500" (KWD): the currency's own decimals."""
+    """ "12.50", "1250" (JPY), "12.500" (KWD): the currency's own decimals (integer
+    arithmetic: the simulator formats every amount of every page it serves)."""
     e = exponent(currency)
-    return f"{major(minor, currency):.{e}f}"
+    if e == 0:
+        return str(minor)
+    whole, fraction = divmod(abs(minor), 10**e)
+    return f"{'-' if minor < 0 else ''}{whole}.{fraction:0{e}d}"
 
 
 def short_decimal(minor: int, currency: str) -> str:

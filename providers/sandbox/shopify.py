@@ -30,6 +30,7 @@ DELETE /admin/api_permissions/current.json with the token: uninstalls (revokes) 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import uuid
@@ -383,7 +384,17 @@ def _status_predicate(status: str) -> Any:
     return lambda o: True
 
 
+_SETTLED = timedelta(minutes=30)  # the last change the simulated order goes through
+
+
 def _order(event: Event, now: datetime) -> dict[str, Any]:
+    # `now` only matters until the order settles; from then on its rendering never
+    # changes, so it is built once (callers never modify it).
+    return _order_seen_at(event, min(now, event.at + _SETTLED))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _order_seen_at(event: Event, now: datetime) -> dict[str, Any]:
     currency = event.currency
     total = event.minor
     refunded = {"refunded": total, "partially_refunded": total * event.random("refund").randint(10, 60) // 100}.get(

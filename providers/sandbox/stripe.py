@@ -27,6 +27,7 @@ POST /oauth/deauthorize, the secret key, form client_id&stripe_user_id →
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -302,10 +303,12 @@ def _page(ids: list[str], request: Request, limit: int) -> tuple[int, int, bool]
     return 0, min(len(ids), limit), len(ids) > limit
 
 
+@functools.lru_cache(maxsize=65_536)
 def _charge_id(event: Event) -> str:
     return "ch_3" + alnum_id(event.platform, event.account, event.key, length=23)
 
 
+@functools.lru_cache(maxsize=65_536)  # a charge never changes once made; callers never modify it
 def _charge(event: Event, *, live: bool) -> dict[str, Any]:
     r = event.random("stripe")
     amount = event.minor

@@ -19,6 +19,7 @@ returned when the status filter lets them through).
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -130,10 +131,23 @@ class WooCommerce(Platform):
 
 
 def _order(event: Event, now: datetime) -> dict[str, Any]:
+    # `now` only matters until the order's last change (its completion, or five minutes
+    # after it was placed); from then on its rendering never changes, so it is built
+    # once (callers never modify it).
+    completed = _completed_at(event)
+    return _order_seen_at(event, min(now, completed or event.at + timedelta(minutes=5)))
+
+
+def _completed_at(event: Event) -> datetime | None:
+    return event.at + timedelta(hours=2) if event.kind in ("completed", "refunded") else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _order_seen_at(event: Event, now: datetime) -> dict[str, Any]:
     currency = event.currency
     created = event.at
     paid = event.kind in ("completed", "processing", "refunded")
-    completed = created + timedelta(hours=2) if event.kind in ("completed", "refunded") else None
+    completed = _completed_at(event)
     modified = min(now, completed or created + timedelta(minutes=5))
     number = 1000 + event.ordinal
     return {
