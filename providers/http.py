@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import http.cookiejar
 import json
 import logging
 import math
@@ -121,6 +122,9 @@ def build_session(config: HttpConfig, *, retry_methods: Iterable[str] = ("GET",)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
+    # One session serves every tenant's calls to a platform: a cookie one tenant's
+    # response sets must not ride along on the next tenant's request.
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     return session
 
 

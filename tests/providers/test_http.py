@@ -234,3 +234,15 @@ def test_config_overrides_settings_keeps_them_for_empty_options_and_refuses_unkn
     assert (config.retries, config.read_timeout) == (1, 4.0)
     with pytest.raises(TypeError, match="unknown HTTP option"):
         HttpConfig.from_options({}, read_timout=2)
+
+
+@responses.activate
+def test_a_cookie_one_response_sets_is_not_sent_with_the_next_request() -> None:
+    # One session serves every tenant's calls to a platform (a load balancer's or a bot
+    # filter's cookie must not carry one tenant's session into another's request).
+    responses.get(URL, body=b"{}", headers={"Set-Cookie": "__cf_bm=tenant-a-session; Path=/; HttpOnly"})
+    http = ProviderHttp(platform="stripe", config=HttpConfig())
+    http.request("GET", URL, correlation_id="c1")
+    http.request("GET", URL, correlation_id="c2")
+    assert [call.request.headers.get("Cookie") for call in responses.calls] == [None, None]
+    assert len(http.session.cookies) == 0
