@@ -11,7 +11,7 @@ across runs unless --create-db) and migrates it; each xdist worker gets its own.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import responses
@@ -79,6 +79,20 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock(datetime.now(UTC).replace(microsecond=0))
     monkeypatch.setattr(clock, "now", fake)
     return fake
+
+
+@pytest.fixture
+def settled_day(frozen_clock: Clock, sandbox: Sandbox) -> datetime:
+    """The revenue engine's clock and the simulator's, both stopped at the latest 18:00 UTC
+    already past: "today so far" then holds most of a simulated day's orders whatever the
+    hour the suite runs (just after midnight, a day has none yet)."""
+    now = datetime.now(UTC)
+    moment = now.replace(hour=18, minute=0, second=0, microsecond=0)
+    if moment > now:
+        moment -= timedelta(days=1)
+    frozen_clock.current = moment
+    sandbox.set_now(moment)
+    return moment
 
 
 @pytest.fixture(scope="session")

@@ -210,7 +210,7 @@ def test_valid_paypal_credentials_store_the_token_paypal_issued(api, tenant, man
     _secret_free(response, PAYPAL["client_secret"], tokens.access_token, scan=log_scan)
 
 
-def test_valid_woocommerce_keys_are_stored_for_the_store(api, tenant, manager, simulated, log_scan):
+def test_valid_woocommerce_keys_are_stored_for_the_store(api, tenant, manager, simulated, log_scan, settled_day):
     response = api.post(LIST, WOO, manager)
     assert response.status_code == 201, response.content
     assert response.json()["account_id"] == "https://keys.example.com/shop"

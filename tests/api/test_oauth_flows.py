@@ -75,7 +75,7 @@ def install_logged(log_scan):
     return run
 
 
-def test_stripe_connect_end_to_end(live_url, simulated, tenant, mint, install_logged):
+def test_stripe_connect_end_to_end(live_url, simulated, tenant, mint, install_logged, settled_day):
     simulated.set_consent("stripe", ["acct_1OAuthE2E"])
     answer = install_logged(live_url, mint(tenant.id, scopes=["manager"]), "stripe")
 
@@ -101,7 +101,7 @@ def test_stripe_connect_end_to_end(live_url, simulated, tenant, mint, install_lo
     _assert_secret_free(answer, credential.access_token, credential.refresh_token)  # refresh logs included
 
 
-def test_shopify_end_to_end(live_url, simulated, tenant, mint, install_logged):
+def test_shopify_end_to_end(live_url, simulated, tenant, mint, install_logged, settled_day):
     answer = install_logged(live_url, mint(tenant.id, scopes=["manager"]), "shopify", shop="oauth-e2e")
 
     assert answer.status_code == 200, answer.text

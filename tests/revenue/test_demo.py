@@ -20,7 +20,7 @@ def _seed() -> uuid.UUID:
 
 
 @pytest.mark.django_db
-def test_the_demo_tenant_reads_all_six_platforms_through_the_adapters(simulated_platforms):
+def test_the_demo_tenant_reads_all_six_platforms_through_the_adapters(simulated_platforms, settled_day):
     tenant_id = _seed()
     assert _seed() == tenant_id  # a second run reuses what exists
 
