@@ -228,6 +228,10 @@ class ProviderHttp:
                 auth=auth,
                 timeout=(self.config.connect_timeout, self.config.read_timeout),
                 stream=True,
+                # A platform API does not redirect; following one would carry the
+                # platform's own token headers (requests strips only Authorization) to
+                # whatever host the Location names. The 3xx is the adapter's to classify.
+                allow_redirects=False,
             )
         except requests.Timeout:
             self._log(method, where, None, started, correlation_id, "timeout")

@@ -246,3 +246,13 @@ def test_a_cookie_one_response_sets_is_not_sent_with_the_next_request() -> None:
     http.request("GET", URL, correlation_id="c2")
     assert [call.request.headers.get("Cookie") for call in responses.calls] == [None, None]
     assert len(http.session.cookies) == 0
+
+
+@responses.activate
+def test_a_redirect_is_returned_not_followed_so_token_headers_stay_with_the_platform() -> None:
+    responses.get(URL, status=302, headers={"Location": "https://elsewhere.test/collect"})
+    responses.get("https://elsewhere.test/collect", body=b"{}")
+    http = ProviderHttp(platform="shopify", config=HttpConfig())
+    response = http.request("GET", URL, correlation_id="c1", headers={"X-Shopify-Access-Token": "shpat_secret"})
+    assert response.status == 302
+    assert [call.request.url for call in responses.calls] == [URL]
