@@ -80,7 +80,13 @@ def micros_to_minor(micros: object, currency: str) -> int:
 def _scaled(value: Decimal, places: int) -> Decimal:
     """`value` × 10**places, exactly: `scaleb` under the default context rounds any
     coefficient longer than 28 digits, which would silently round huge amounts."""
-    return value.scaleb(places, context=Context(prec=max(28, len(value.as_tuple().digits))))
+    return value.scaleb(places, context=_exact_context(max(28, len(value.as_tuple().digits))))
+
+
+@functools.cache
+def _exact_context(precision: int) -> Context:
+    # Built once per precision: every amount of every page goes through here.
+    return Context(prec=precision)
 
 
 def add_amount(amounts: dict[str, int], currency: str, minor: int) -> None:

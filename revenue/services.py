@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 
 from revenue.models import REALTIME_CACHE_KEY
 from revenue.selectors import ENTRY_COLUMNS, CacheEntryState, entry_state
-from revenue.snapshot import Snapshot
+from revenue.snapshot import Snapshot, payload_etag
 
 MAX_ERROR_MESSAGE = 2000
 
@@ -52,7 +52,7 @@ def cache_entry_store_snapshot(
                 "expires": snapshot.data_as_of + timedelta(seconds=settings.REVENUE_CACHE_TTL_SECONDS),
                 "error_at": now if error_message else None,
                 "error": _truncate(error_message),
-                "etag": snapshot.etag(),
+                "etag": payload_etag(payload),
                 "now": now,
             },
         )
