@@ -135,7 +135,6 @@ def simulator(env: dict[str, str]) -> contextlib.AbstractContextManager[str]:
 
 def store_snapshot(tenant_id: uuid.UUID, now: datetime, sources: tuple = ()) -> str:
     """Write a snapshot of `sources` taken at `now` as the tenant's entry; returns its ETag."""
-    from revenue.selectors import cache_entry_read
     from revenue.services import cache_entry_store_snapshot
     from revenue.snapshot import Snapshot, day_window
     from skeldir.tenancy import tenant_context
@@ -151,8 +150,7 @@ def store_snapshot(tenant_id: uuid.UUID, now: datetime, sources: tuple = ()) -> 
         data_as_of=now,
     )
     with tenant_context(tenant_id):
-        cache_entry_store_snapshot(tenant_id=tenant_id, snapshot=snapshot, now=now)
-        return cache_entry_read(tenant_id).etag
+        return cache_entry_store_snapshot(tenant_id=tenant_id, snapshot=snapshot, now=now).etag
 
 
 _BASE_URL_VARIABLES = {
