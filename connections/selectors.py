@@ -90,9 +90,12 @@ def connection_list_active_with_credentials() -> list[ConnectionCredential]:
         with connection.cursor() as cursor:
             cursor.execute(_ACTIVE_WITH_CREDENTIALS_SQL, params)
             rows = cursor.fetchall()
-    except DatabaseError:
-        # pgcrypto says "Wrong key or corrupt data"; the driver's error would carry the
-        # statement's parameters, so it is not chained.
+    except DatabaseError as exc:
+        sqlstate = getattr(exc.__cause__, "sqlstate", None)
+        if sqlstate is None or sqlstate.startswith(("08", "57")):
+            raise  # the connection or the server is in trouble, not a ciphertext
+        # pgcrypto's "Wrong key or corrupt data" (or bytes that are not text): not chained,
+        # so nothing of the statement travels further.
         raise CredentialBatchUndecryptable("a platform credential does not decrypt with its key") from None
     result: list[ConnectionCredential] = []
     for row in rows:

@@ -253,3 +253,25 @@ def test_the_runtime_connection_sends_values_apart_from_the_statement_text():
         text, value = cursor.fetchone()
     assert value == KEY_ONE
     assert KEY_ONE not in text and "$1" in text
+
+
+def test_a_lost_connection_during_the_credentials_read_is_not_taken_for_a_bad_key(committed_db):
+    from django.db import OperationalError, connections
+
+    from connections.selectors import CredentialBatchUndecryptable, connection_list_active_with_credentials
+
+    tenant = make_tenant()
+    make_connection(tenant, "stripe", "acct_1", access_token="tok-one")
+    with pytest.raises(OperationalError) as info, tenant_context(tenant.id):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        other = connections.create_connection("default")  # the same role may end its own sessions
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        finally:
+            other.close()
+        connection_list_active_with_credentials()
+    assert not isinstance(info.value, CredentialBatchUndecryptable)
+    connection.close()
