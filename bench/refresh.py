@@ -23,7 +23,7 @@ from bench.harness import PYTHON, ROOT, simulators
 
 LATENCY_MS = 50
 PLATFORMS = ("stripe", "shopify", "woocommerce")
-CONCURRENCY = "32"
+CONCURRENCY = "16"  # refresh_revenue's default: what the README's cron runs
 
 
 def _superuser_sql(sql: str) -> None:
