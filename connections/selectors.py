@@ -31,21 +31,26 @@ class CredentialTokens:
     key_id: str
 
 
+# Which connections a refresh reports (see connection_list_active); both reads below
+# state it once, here. A connection has at most one credential.
+_REPORTED_FROM = " FROM platform_connections c LEFT JOIN platform_credentials k ON k.platform_connection_id = c.id"
+_REPORTED_WHERE = (
+    " WHERE c.status = %(active)s OR (c.status = %(disabled)s AND k.lifecycle_status = %(revoked)s)"
+    " ORDER BY c.platform, c.platform_account_id"
+)
+_REPORTED_PARAMS = {
+    "active": ConnectionStatus.ACTIVE,
+    "disabled": ConnectionStatus.DISABLED,
+    "revoked": LifecycleStatus.REVOKED,
+}
+
+
 def connection_list_active() -> list[PlatformConnection]:
     """The connections a revenue refresh reports, for the current tenant: every active one
     (all accounts, not one per platform), and every disconnected one — disabled with its
     credential revoked — whose revoked credential makes the refresh report it as
     `reconnect_required` without calling the platform."""
-    # Plain SQL: this runs on every refresh, and compiling the ORM's EXISTS cost more
-    # than the query.
-    return list(
-        PlatformConnection.objects.raw(
-            "SELECT c.* FROM platform_connections c WHERE c.status = %s OR (c.status = %s AND EXISTS ("
-            "  SELECT 1 FROM platform_credentials k WHERE k.platform_connection_id = c.id"
-            "  AND k.lifecycle_status = %s)) ORDER BY c.platform, c.platform_account_id",
-            [ConnectionStatus.ACTIVE, ConnectionStatus.DISABLED, LifecycleStatus.REVOKED],
-        )
-    )
+    return list(PlatformConnection.objects.raw(f"SELECT c.*{_REPORTED_FROM}{_REPORTED_WHERE}", _REPORTED_PARAMS))
 
 
 class CredentialBatchUndecryptable(Exception):
@@ -65,11 +70,9 @@ _ACTIVE_WITH_CREDENTIALS_SQL = (
     " ELSE pgp_sym_decrypt(k.encrypted_access_token, r.secret) END,"
     " CASE WHEN r.secret IS NULL OR k.lifecycle_status = %(revoked)s OR k.encrypted_refresh_token IS NULL THEN NULL"
     " ELSE pgp_sym_decrypt(k.encrypted_refresh_token, r.secret) END"
-    " FROM platform_connections c"
-    " LEFT JOIN platform_credentials k ON k.platform_connection_id = c.id"
+    f"{_REPORTED_FROM}"
     " LEFT JOIN unnest(%(key_ids)s::text[], %(secrets)s::text[]) AS r(id, secret) ON r.id = k.key_id"
-    " WHERE c.status = %(active)s OR (c.status = %(disabled)s AND k.lifecycle_status = %(revoked)s)"
-    " ORDER BY c.platform, c.platform_account_id"
+    f"{_REPORTED_WHERE}"
 )
 
 
@@ -80,11 +83,9 @@ def connection_list_active_with_credentials() -> list[ConnectionCredential]:
     decrypt; the transaction is then unusable, so the caller falls back outside it."""
     keys = list(key_ring().keys.items())
     params = {
+        **_REPORTED_PARAMS,
         "key_ids": [key_id for key_id, _ in keys],
         "secrets": [secret for _, secret in keys],
-        "active": ConnectionStatus.ACTIVE,
-        "disabled": ConnectionStatus.DISABLED,
-        "revoked": LifecycleStatus.REVOKED,
     }
     try:
         with connection.cursor() as cursor:
