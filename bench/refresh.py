@@ -20,6 +20,7 @@ from typing import Any
 import requests
 
 from bench.harness import PYTHON, ROOT, simulators
+from connections.crypto import PGP_OPTIONS
 
 LATENCY_MS = 50
 PLATFORMS = ("stripe", "shopify", "woocommerce")
@@ -43,7 +44,8 @@ def evening_zone(now: datetime | None = None) -> str:
 
 def seed(tenants: int, connections: int, key: str) -> None:
     """Tenants with simulated connections, inserted in bulk by the local superuser (the
-    benchmark's set-up, not the service: row-level security does not apply to it)."""
+    benchmark's set-up, not the service: row-level security does not apply to it), their
+    tokens encrypted as the service encrypts them."""
     _superuser_sql("TRUNCATE tenants CASCADE")
     # The same ids (hence the same simulated accounts) on every seeding, so the warm-up
     # pass and the measured passes ask the simulators for the same accounts.
@@ -67,7 +69,8 @@ def seed(tenants: int, connections: int, key: str) -> None:
     _superuser_sql(
         "INSERT INTO platform_credentials"
         " (tenant_id, platform_connection_id, platform, encrypted_access_token, key_id) "
-        f"SELECT c.tenant_id, c.id, c.platform, pgp_sym_encrypt(CASE c.platform {cases} END, '{key}'), 'b1' "
+        f"SELECT c.tenant_id, c.id, c.platform, pgp_sym_encrypt(CASE c.platform {cases} END, '{key}', '{PGP_OPTIONS}'),"
+        " 'b1' "
         "FROM platform_connections c"
     )
     # Statistics, as a production database has them (autovacuum would gather them a

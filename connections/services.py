@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, connections
 from django.utils import timezone
 
-from connections.crypto import CredentialUndecryptable, UnknownCredentialKey, key_ring
+from connections.crypto import PGP_OPTIONS, CredentialUndecryptable, UnknownCredentialKey, key_ring
 from connections.models import ConnectionStatus, PlatformConnection
 from skeldir.models import Tenant
 from skeldir.tenancy import tenant_context
@@ -95,8 +95,9 @@ def credential_upsert(
                 expires_at, scope, token_type, key_id, next_refresh_due_at, lifecycle_status,
                 refresh_failure_count, last_failure_class, last_failure_at, last_refresh_at, revoked_at
             ) VALUES (
-                %(tenant)s, %(connection)s, %(platform)s, pgp_sym_encrypt(%(access)s, %(key)s),
-                CASE WHEN %(refresh)s::text IS NULL THEN NULL ELSE pgp_sym_encrypt(%(refresh)s::text, %(key)s) END,
+                %(tenant)s, %(connection)s, %(platform)s, pgp_sym_encrypt(%(access)s, %(key)s, %(pgp)s),
+                CASE WHEN %(refresh)s::text IS NULL THEN NULL
+                    ELSE pgp_sym_encrypt(%(refresh)s::text, %(key)s, %(pgp)s) END,
                 %(expires)s, %(scope)s, %(token_type)s, %(key_id)s, %(due)s, 'active', 0, NULL, NULL, NULL, NULL
             )
             ON CONFLICT (tenant_id, platform, platform_connection_id) DO UPDATE SET
@@ -115,6 +116,7 @@ def credential_upsert(
                 "access": access_token,
                 "refresh": refresh_token,
                 "key": ring.current_secret,
+                "pgp": PGP_OPTIONS,
                 "key_id": ring.current_id,
                 "expires": expires_at,
                 "scope": scope,
@@ -145,11 +147,11 @@ def credential_mark_refreshed(
         cursor.execute(
             """
             UPDATE platform_credentials SET
-                encrypted_access_token = pgp_sym_encrypt(%(access)s, %(key)s),
+                encrypted_access_token = pgp_sym_encrypt(%(access)s, %(key)s, %(pgp)s),
                 encrypted_refresh_token = CASE
-                    WHEN %(refresh)s::text IS NOT NULL THEN pgp_sym_encrypt(%(refresh)s::text, %(key)s)
+                    WHEN %(refresh)s::text IS NOT NULL THEN pgp_sym_encrypt(%(refresh)s::text, %(key)s, %(pgp)s)
                     WHEN encrypted_refresh_token IS NULL THEN NULL
-                    ELSE pgp_sym_encrypt(pgp_sym_decrypt(encrypted_refresh_token, %(old_key)s), %(key)s) END,
+                    ELSE pgp_sym_encrypt(pgp_sym_decrypt(encrypted_refresh_token, %(old_key)s), %(key)s, %(pgp)s) END,
                 expires_at = %(expires)s, scope = COALESCE(%(scope)s, scope),
                 token_type = COALESCE(%(token_type)s, token_type), key_id = %(key_id)s,
                 next_refresh_due_at = %(due)s, lifecycle_status = 'active', refresh_failure_count = 0,
@@ -161,6 +163,7 @@ def credential_mark_refreshed(
                 "access": access_token,
                 "refresh": refresh_token,
                 "key": ring.current_secret,
+                "pgp": PGP_OPTIONS,
                 "old_key": ring.secret(key_id, credential=credential_id),
                 "key_id": ring.current_id,
                 "expires": expires_at,
@@ -329,9 +332,10 @@ def _rotate_batches(tenant_id: uuid.UUID, old_id: str, old_secret: str, batch_si
             cursor.execute(
                 """
                 UPDATE platform_credentials SET
-                    encrypted_access_token = pgp_sym_encrypt(pgp_sym_decrypt(encrypted_access_token, %(old)s), %(new)s),
+                    encrypted_access_token =
+                        pgp_sym_encrypt(pgp_sym_decrypt(encrypted_access_token, %(old)s), %(new)s, %(pgp)s),
                     encrypted_refresh_token = CASE WHEN encrypted_refresh_token IS NULL THEN NULL ELSE
-                        pgp_sym_encrypt(pgp_sym_decrypt(encrypted_refresh_token, %(old)s), %(new)s) END,
+                        pgp_sym_encrypt(pgp_sym_decrypt(encrypted_refresh_token, %(old)s), %(new)s, %(pgp)s) END,
                     key_id = %(new_id)s, updated_at = now()
                 WHERE id IN (
                     SELECT id FROM platform_credentials WHERE key_id = %(old_id)s
@@ -341,6 +345,7 @@ def _rotate_batches(tenant_id: uuid.UUID, old_id: str, old_secret: str, batch_si
                 {
                     "old": old_secret,
                     "new": ring.current_secret,
+                    "pgp": PGP_OPTIONS,
                     "new_id": ring.current_id,
                     "old_id": old_id,
                     "batch": batch_size,

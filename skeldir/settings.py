@@ -145,10 +145,11 @@ def _credential_key_ring() -> dict[str, Any]:
     if (
         not isinstance(keys, dict)
         or current not in keys
-        or not all(isinstance(k, str) and isinstance(v, str) and len(v) >= 16 for k, v in keys.items())
+        or not all(isinstance(k, str) and isinstance(v, str) and len(v) >= 32 for k, v in keys.items())
     ):
         raise ImproperlyConfigured(
-            "CREDENTIAL_ENCRYPTION_KEYS must name its current key among its keys, each a string of 16+ characters."
+            "CREDENTIAL_ENCRYPTION_KEYS must name its current key among its keys, "
+            "each a random string of 32+ characters."
         )
     return {"current": current, "keys": keys}
 

@@ -36,7 +36,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from connections.crypto import CredentialKeyError, key_ring
+from connections.crypto import PGP_OPTIONS, CredentialKeyError, key_ring
 from connections.models import OAuthHandshake, PlatformConnection
 from connections.oauth.base import OAuthFlow, OAuthGrant, OAuthProblem
 from connections.oauth.registry import oauth_flow_get
@@ -122,7 +122,8 @@ def oauth_start(
                 encrypted_code_verifier, key_id, expires_at, consumed_at, created_at
             ) VALUES (
                 %(id)s, %(tenant)s, %(platform)s, %(hash)s, %(subject)s, %(redirect)s, %(shop)s,
-                CASE WHEN %(verifier)s::text IS NULL THEN NULL ELSE pgp_sym_encrypt(%(verifier)s::text, %(key)s) END,
+                CASE WHEN %(verifier)s::text IS NULL THEN NULL
+                    ELSE pgp_sym_encrypt(%(verifier)s::text, %(key)s, %(pgp)s) END,
                 CASE WHEN %(verifier)s::text IS NULL THEN NULL ELSE %(key_id)s END,
                 %(expires)s, NULL, %(now)s
             )
@@ -137,6 +138,7 @@ def oauth_start(
                 "shop": shop,
                 "verifier": verifier,
                 "key": ring.current_secret,
+                "pgp": PGP_OPTIONS,
                 "key_id": ring.current_id,
                 "expires": expires_at,
                 "now": now,

@@ -59,6 +59,28 @@ def test_ciphertext_is_not_the_plaintext_and_decrypts_to_it():
 
 
 @pytest.mark.django_db
+def test_tokens_are_encrypted_with_aes256_under_a_salted_key_hash_and_stretched_rows_still_read():
+    tenant = make_tenant()
+    conn = make_connection(tenant, "google_ads", "123", access_token=ACCESS, refresh_token=REFRESH)
+    with tenant_context(tenant.id):
+        credential_id = credential_get(connection_id=conn.id).credential_id
+        access, refresh, _ = _raw(credential_id)
+        # The OpenPGP symmetric-key session key packet: tag 3, length, version 4, cipher 9
+        # (AES-256), S2K specifier 1 (salted, hashed once), hash 8 (SHA-256).
+        assert access[0] == refresh[0] == 0xC3
+        assert access[2:6] == refresh[2:6] == bytes([4, 9, 1, 8])
+        # A row written with pgcrypto's defaults (iterated S2K, as the system this replaces
+        # wrote them) reads as before.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE platform_credentials SET encrypted_access_token = pgp_sym_encrypt(%s, %s) WHERE id = %s",
+                ["legacy-" + ACCESS, KEY_ONE, credential_id],
+            )
+        assert _raw(credential_id)[0][4] == 3  # S2K specifier 3: iterated and salted
+        assert credential_get(connection_id=conn.id).access_token == "legacy-" + ACCESS
+
+
+@pytest.mark.django_db
 def test_upsert_replaces_the_one_credential_and_resets_the_lifecycle():
     tenant = make_tenant()
     conn = make_connection(tenant, access_token="first-token-value")

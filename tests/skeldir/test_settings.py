@@ -33,6 +33,11 @@ def reload_settings(monkeypatch):
             {"CREDENTIAL_ENCRYPTION_KEYS": json.dumps({"current": "k9", "keys": {"k1": "x" * 20}})},
             "must name its current key among its keys",
         ),
+        (
+            # Keys are hashed once, not stretched (connections/crypto.py): a short one is refused.
+            {"CREDENTIAL_ENCRYPTION_KEYS": json.dumps({"current": "k1", "keys": {"k1": "x" * 31}})},
+            "each a random string of 32\\+ characters",
+        ),
         ({"DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL must point at PostgreSQL"),
     ],
 )
