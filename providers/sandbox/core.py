@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -71,7 +72,7 @@ class Request:
     base_url: str  # scheme://host[:port] the client used, for absolute links back to us
     params: dict[str, str] = dataclasses.field(default_factory=dict)  # from the route pattern
 
-    @property
+    @functools.cached_property
     def query(self) -> dict[str, list[str]]:
         return parse_qs(self.query_string, keep_blank_values=True)
 
@@ -129,7 +130,18 @@ class Response:
         headers: Iterable[tuple[str, str]] = (),
         content_type: str = "application/json; charset=utf-8",
     ) -> Response:
-        body = json.dumps(payload, separators=(",", ":"), default=_json_default).encode()
+        spliced: list[bytes] = []
+
+        def default(value: Any) -> Any:
+            if isinstance(value, Encoded):
+                spliced.append(value.data)
+                return _SPLICE
+            return _json_default(value)
+
+        body = json.dumps(payload, separators=(",", ":"), default=default).encode()
+        if spliced:
+            parts = body.split(_SPLICED)
+            body = b"".join(part + data for part, data in zip(parts, [*spliced, b""], strict=True))
         return cls(status, body, [("Content-Type", content_type), *headers])
 
     @classmethod
@@ -141,6 +153,22 @@ class Response:
             if key.lower() == name.lower():
                 return value
         return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Encoded:
+    """A value already encoded as JSON, which `Response.json` puts in as it is: a record
+    that never changes once made is encoded once, not on every page that lists it."""
+
+    data: bytes
+
+    @classmethod
+    def of(cls, value: Any) -> Encoded:
+        return cls(json.dumps(value, separators=(",", ":"), default=_json_default).encode())
+
+
+_SPLICE = "\x00encoded\x00"  # what an Encoded stands in for during json.dumps...
+_SPLICED = json.dumps(_SPLICE).encode()  # ...and how it comes out, to be replaced
 
 
 def _json_default(value: Any) -> Any:

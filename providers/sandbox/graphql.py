@@ -13,6 +13,7 @@ import dataclasses
 import json
 import re
 from bisect import bisect_right
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _TOKEN = re.compile(
@@ -306,12 +307,21 @@ def validate(
     return errors
 
 
-def project(value: Any, fields: list[Field], type_name: str, schema: dict[str, dict[str, str]]) -> Any:
-    """Keep only the selected fields of a resolved object (or list of them)."""
+def project(
+    value: Any,
+    fields: list[Field],
+    type_name: str,
+    schema: dict[str, dict[str, str]],
+    projected: Mapping[str, Callable[[Any, list[Field]], Any]] | None = None,
+) -> Any:
+    """Keep only the selected fields of a resolved object (or list of them). `projected`
+    may name types whose objects the caller projects itself (from a cache, say)."""
     if value is None:
         return None
     if isinstance(value, list):
-        return [project(v, fields, type_name, schema) for v in value]
+        return [project(v, fields, type_name, schema, projected) for v in value]
+    if projected and type_name in projected:
+        return projected[type_name](value, fields)
     out = {}
     for field in fields:
         if field.name == "__typename":
@@ -319,5 +329,5 @@ def project(value: Any, fields: list[Field], type_name: str, schema: dict[str, d
             continue
         child = value.get(field.name)
         target = schema[type_name][field.name].strip("[]")
-        out[field.key] = project(child, field.selections, target, schema) if field.selections else child
+        out[field.key] = project(child, field.selections, target, schema, projected) if field.selections else child
     return out

@@ -41,6 +41,7 @@ from providers.sandbox import graphql, oauth
 from providers.sandbox.core import (
     BadRequest,
     Call,
+    Encoded,
     Platform,
     Request,
     Response,
@@ -229,12 +230,12 @@ class Shopify(Platform):
         if not isinstance(variables, dict):
             return Response.json(400, {"errors": {"variables": "must be an object"}}, headers)
         try:
-            fields = graphql.parse(body["query"], body.get("operationName"))
+            parsed = _parsed(body["query"], body.get("operationName"))
         except graphql.GraphQLError as error:
             return Response.json(200, {"errors": [error.as_dict()]}, headers)
-        errors = graphql.validate(fields, "QueryRoot", SCHEMA, [])
-        if errors:
-            return Response.json(200, {"errors": [e.as_dict() for e in errors]}, headers)
+        fields = parsed.fields
+        if parsed.errors:
+            return Response.json(200, {"errors": [e.as_dict() for e in parsed.errors]}, headers)
 
         shop = self.account(request, "data")
         data: dict[str, Any] = {}
@@ -246,11 +247,17 @@ class Shopify(Platform):
                 continue
             args = graphql.resolve(field.args, variables)
             try:
-                connection, warnings, size = _orders(shop, args, call)
+                connection, warnings, size, renderings = _orders(shop, args, call)
             except graphql.GraphQLError as error:
                 error.path, error.line, error.column = [field.key], field.line, field.column
                 return Response.json(200, {"errors": [error.as_dict()], "data": None}, headers)
-            data[field.key] = graphql.project(connection, field.selections or [], "OrderConnection", SCHEMA)
+            data[field.key] = graphql.project(
+                connection,
+                field.selections or [],
+                "OrderConnection",
+                SCHEMA,
+                {"Order": lambda order, selections, seen=renderings: parsed.order(seen[id(order)], order, selections)},
+            )
             requested += 2 + size
             returned += 2 + len(connection["nodes"])
             if warnings:
@@ -283,7 +290,48 @@ class Shopify(Platform):
 # --- orders ---------------------------------------------------------------------------------------
 
 
-def _orders(shop: str, args: dict[str, Any], call: Call) -> tuple[dict[str, Any], list[dict[str, str]], int]:
+class _Parsed:
+    """A query's root selections, its validation errors, and the orders it has already
+    projected and encoded: a client sends the same few queries again and again, and a
+    settled order never changes, so each is parsed, and each order projected, once."""
+
+    MEMO_LIMIT = 65_536
+
+    def __init__(self, query: str, operation_name: Any) -> None:
+        self.fields = graphql.parse(query, operation_name)  # raises GraphQLError
+        self.errors = graphql.validate(self.fields, "QueryRoot", SCHEMA, [])
+        # (selections, order rendering) -> encoded projection; the selections belong to
+        # this query, so their identity is stable for as long as the memo is.
+        self._orders: dict[tuple[int, Event, datetime], Encoded] = {}
+
+    def order(
+        self, rendering: tuple[Event, datetime], order: dict[str, Any], selections: list[graphql.Field]
+    ) -> Encoded:
+        key = (id(selections), *rendering)
+        encoded = self._orders.get(key)
+        if encoded is None:
+            if len(self._orders) >= self.MEMO_LIMIT:
+                self._orders.clear()
+            encoded = self._orders[key] = Encoded.of(graphql.project(order, selections, "Order", SCHEMA))
+        return encoded
+
+
+def _parsed(query: str, operation_name: Any) -> _Parsed:
+    if operation_name is None or isinstance(operation_name, str):
+        return _parsed_once(query, operation_name)
+    return _Parsed(query, operation_name)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_once(query: str, operation_name: str | None) -> _Parsed:
+    return _Parsed(query, operation_name)
+
+
+def _orders(
+    shop: str, args: dict[str, Any], call: Call
+) -> tuple[dict[str, Any], list[dict[str, str]], int, dict[int, tuple[Event, datetime]]]:
+    """The orders connection, search warnings, the page size asked for, and which
+    rendering (event, as seen at) each order object is."""
     first, last = args.get("first"), args.get("last")
     if first is None and last is None:
         raise graphql.GraphQLError("you must provide one of first or last")
@@ -296,8 +344,14 @@ def _orders(shop: str, args: dict[str, Any], call: Call) -> tuple[dict[str, Any]
     start, end, predicates, warnings = _search(args.get("query"))
 
     events = events_between("shopify", shop, PROFILE, start, end, call.now)
-    orders = [_order(e, call.now) for e in events]
-    orders = [o for o in orders if all(p(o) for p in predicates)]
+    renderings = {}
+    orders = []
+    for event in events:
+        seen_at = _seen_at(event, call.now)
+        order = _order_seen_at(event, seen_at)
+        if all(p(order) for p in predicates):
+            renderings[id(order)] = (event, seen_at)
+            orders.append(order)
     sort_key = {"CREATED_AT": "createdAt", "PROCESSED_AT": "processedAt", "UPDATED_AT": "updatedAt"}.get(
         str(args.get("sortKey") or "ID"), "legacyResourceId"
     )
@@ -327,7 +381,7 @@ def _orders(shop: str, args: dict[str, Any], call: Call) -> tuple[dict[str, Any]
             "endCursor": edges[-1]["cursor"] if edges else None,
         },
     }
-    return connection, warnings, size
+    return connection, warnings, size, renderings
 
 
 def _search(query: Any) -> tuple[datetime | None, datetime | None, list[Any], list[dict[str, str]]]:
@@ -387,10 +441,10 @@ def _status_predicate(status: str) -> Any:
 _SETTLED = timedelta(minutes=30)  # the last change the simulated order goes through
 
 
-def _order(event: Event, now: datetime) -> dict[str, Any]:
+def _seen_at(event: Event, now: datetime) -> datetime:
     # `now` only matters until the order settles; from then on its rendering never
     # changes, so it is built once (callers never modify it).
-    return _order_seen_at(event, min(now, event.at + _SETTLED))
+    return min(now, event.at + _SETTLED)
 
 
 @functools.lru_cache(maxsize=65_536)

@@ -36,6 +36,7 @@ from providers.sandbox import oauth
 from providers.sandbox.core import (
     BadRequest,
     Call,
+    Encoded,
     Platform,
     Request,
     Response,
@@ -132,7 +133,7 @@ class Stripe(Platform):
         events.reverse()  # newest first, as Stripe lists
         lo, hi, has_more = _page([_charge_id(e) for e in events], request, call.state.page_size(limit))
         live = key.startswith(("sk_live_", "rk_live_"))
-        page = [_charge(e, live=live) for e in events[lo:hi]]
+        page = [_charge_encoded(e, live=live) for e in events[lo:hi]]
         return Response.json(200, {"object": "list", "data": page, "has_more": has_more, "url": "/v1/charges"})
 
     # --- Connect OAuth ------------------------------------------------------------------------
@@ -308,7 +309,11 @@ def _charge_id(event: Event) -> str:
     return "ch_3" + alnum_id(event.platform, event.account, event.key, length=23)
 
 
-@functools.lru_cache(maxsize=65_536)  # a charge never changes once made; callers never modify it
+@functools.lru_cache(maxsize=65_536)  # a charge never changes once made: encoded once
+def _charge_encoded(event: Event, *, live: bool) -> Encoded:
+    return Encoded.of(_charge(event, live=live))
+
+
 def _charge(event: Event, *, live: bool) -> dict[str, Any]:
     r = event.random("stripe")
     amount = event.minor

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from providers.sandbox.core import BadRequest, Call, Platform, Request, Response, retry_after_header, route
+from providers.sandbox.core import BadRequest, Call, Encoded, Platform, Request, Response, retry_after_header, route
 from providers.sandbox.data import Event, Profile, alnum_id, events_between, fixed, parse_instant
 
 PROFILE = Profile(
@@ -130,12 +130,17 @@ class WooCommerce(Platform):
         )
 
 
-def _order(event: Event, now: datetime) -> dict[str, Any]:
+def _order(event: Event, now: datetime) -> Encoded:
     # `now` only matters until the order's last change (its completion, or five minutes
-    # after it was placed); from then on its rendering never changes, so it is built
-    # once (callers never modify it).
+    # after it was placed); from then on its rendering never changes, so it is built and
+    # encoded once.
     completed = _completed_at(event)
-    return _order_seen_at(event, min(now, completed or event.at + timedelta(minutes=5)))
+    return _order_encoded(event, min(now, completed or event.at + timedelta(minutes=5)))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _order_encoded(event: Event, now: datetime) -> Encoded:
+    return Encoded.of(_order_seen_at(event, now))
 
 
 def _completed_at(event: Event) -> datetime | None:

@@ -281,6 +281,27 @@ def test_shopify_answers_the_selected_fields_with_cost_and_version(sb):
     assert cost["throttleStatus"]["maximumAvailable"] == 2000.0 and cost["requestedQueryCost"] >= 250
 
 
+def test_shopify_answers_each_query_with_its_own_selection_and_remembered_orders_match_fresh_ones(sb):
+    from providers.sandbox import shopify as simulated_shopify
+
+    aliased = """query Orders($first: Int!, $after: String, $query: String) {
+      orders(first: $first, after: $after, query: $query) {
+        nodes { id amount: currentTotalPriceSet { shopMoney { amount } } } } }"""
+    search = f"created_at:>='{DAY_START.isoformat()}'"
+    full = shopify_post(sb, search=search).json()["data"]["orders"]["edges"]
+    short = shopify_post(sb, search=search, query=aliased).json()["data"]["orders"]["nodes"]
+    assert {tuple(node) for node in short} == {("id", "amount")}
+    amounts = {e["node"]["id"]: e["node"]["currentTotalPriceSet"]["shopMoney"]["amount"] for e in full}
+    assert {node["id"]: node["amount"]["shopMoney"]["amount"] for node in short} == amounts
+
+    # Orders still settling render as the clock moves on: what the simulator projected
+    # and kept for earlier requests must equal what it projects afresh.
+    sb.set_now(NOW + timedelta(minutes=20))
+    remembered = shopify_post(sb, search=search).json()
+    simulated_shopify._parsed_once.cache_clear()
+    assert shopify_post(sb, search=search).json()["data"] == remembered["data"]
+
+
 def test_shopify_paginates_with_cursors(sb):
     everything = [e["node"]["id"] for e in shopify_post(sb).json()["data"]["orders"]["edges"]]
     seen, after = [], None
@@ -824,3 +845,14 @@ def test_minted_tokens_do_not_carry_the_client_secret(sb):
     token = paypal_token(sb, client="client-9", secret="very-secret-value")
     assert "very-secret-value" not in token
     assert "very-secret-value" not in base64.urlsafe_b64decode(token.split(".")[1] + "==").decode()
+
+
+def test_encoded_records_go_into_a_json_answer_as_they_are():
+    from providers.sandbox.core import Encoded, Response
+
+    record = {"id": 1, "amount": Decimal("12.50"), "name": "café"}
+    payload = {"data": [Encoded.of(record), {"plain": "\x00"}, Encoded.of([1, 2])], "last": Encoded.of(None)}
+    assert json.loads(Response.json(200, payload).body) == {
+        "data": [{"id": 1, "amount": 12.5, "name": "café"}, {"plain": "\x00"}, [1, 2]],
+        "last": None,
+    }
