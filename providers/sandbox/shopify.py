@@ -442,8 +442,11 @@ _SETTLED = timedelta(minutes=30)  # the last change the simulated order goes thr
 
 
 def _seen_at(event: Event, now: datetime) -> datetime:
-    # `now` only matters until the order settles; from then on its rendering never
+    # `now` only matters to a refunded or cancelled order, and only until it settles;
+    # from then on (and for every other order, from the start) its rendering never
     # changes, so it is built once (callers never modify it).
+    if event.kind not in ("refunded", "partially_refunded", "cancelled"):
+        return event.at
     return min(now, event.at + _SETTLED)
 
 

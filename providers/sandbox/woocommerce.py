@@ -131,11 +131,11 @@ class WooCommerce(Platform):
 
 
 def _order(event: Event, now: datetime) -> Encoded:
-    # `now` only matters until the order's last change (its completion, or five minutes
-    # after it was placed); from then on its rendering never changes, so it is built and
-    # encoded once.
-    completed = _completed_at(event)
-    return _order_encoded(event, min(now, completed or event.at + timedelta(minutes=5)))
+    # An order changes when it is placed, when its payment settles five minutes later
+    # and, for some, when it is completed two hours after: it renders as of the last of
+    # those it has reached, so each of its few renderings is built and encoded once.
+    changes = (event.at, event.at + timedelta(minutes=5), _completed_at(event))
+    return _order_encoded(event, max(change for change in changes if change is not None and change <= now))
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -153,7 +153,7 @@ def _order_seen_at(event: Event, now: datetime) -> dict[str, Any]:
     created = event.at
     paid = event.kind in ("completed", "processing", "refunded")
     completed = _completed_at(event)
-    modified = min(now, completed or created + timedelta(minutes=5))
+    modified = now  # the order's last change (see _order)
     number = 1000 + event.ordinal
     return {
         "id": number,
