@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import http.client
 import http.cookiejar
 import json
 import logging
@@ -27,6 +28,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
+import urllib3.connection
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -95,6 +98,43 @@ class _BoundedRetry(Retry):
         return retry
 
 
+# http.client reads a response through an 8 KiB buffer, so a 20 KiB page costs three
+# poll + recv pairs; in a refresher each one lets another of its threads take the GIL
+# and hand it back. A buffer the size of a large page takes what has arrived in one.
+_RESPONSE_BUFFER_BYTES = 64 * 1024
+
+
+class _HTTPResponse(http.client.HTTPResponse):
+    def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self.fp.close()  # unread: replaced before the response is read
+        self.fp = sock.makefile("rb", buffering=_RESPONSE_BUFFER_BYTES)
+
+
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    response_class = _HTTPResponse
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    response_class = _HTTPResponse
+
+
+class _HTTPConnectionPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _HTTPAdapter(HTTPAdapter):
+    """requests' adapter, whose pools read responses through `_HTTPResponse`."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPConnectionPool, "https": _HTTPSConnectionPool}
+
+
 def build_session(config: HttpConfig, *, retry_methods: Iterable[str] = ("GET",)) -> requests.Session:
     retry = _BoundedRetry(
         total=config.retries,
@@ -118,7 +158,7 @@ def build_session(config: HttpConfig, *, retry_methods: Iterable[str] = ("GET",)
     session.proxies.update(urllib.request.getproxies())
     session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     # One adapter serves every concurrent fetch of its platform in this process.
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=config.pool_size)
+    adapter = _HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=config.pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT

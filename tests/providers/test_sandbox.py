@@ -746,6 +746,18 @@ def test_the_adapters_transport_classifies_the_simulators_transport_faults(sb):
     assert fetch().json()["object"] == "list"
 
 
+def test_the_adapters_transport_reads_bodies_larger_than_its_buffer_whole(sb):
+    http = ProviderHttp(platform="stripe", config=HttpConfig(retries=0, max_response_bytes=1_000_000))
+    url = f"{sb.url}/v1/charges"
+    headers = {**STRIPE_HEADERS, "Stripe-Account": "acct_shop"}
+    for declare_length in (True, False):  # framed by Content-Length, or read until close
+        sb.set_fault("stripe", "acct_shop", "oversized", times=1, size_bytes=300_000, declare_length=declare_length)
+        body = http.request("GET", url, correlation_id="c-1", headers=headers).body
+        assert len(body) == 300_000 and body.startswith(b'{"data":[]') and body.endswith(b'"}')
+    first = http.request("GET", url, correlation_id="c-2", headers=headers).json()
+    assert http.request("GET", url, correlation_id="c-3", headers=headers).json() == first
+
+
 # --- calls and the control API ------------------------------------------------------------------------
 
 
