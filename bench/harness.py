@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+SERVED_PIDS: dict[str, int] = {}  # URL -> pid of the process serving it, while it runs
 DB_NAME = os.environ.get("BENCH_DB", "skeldir_bench")
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 
@@ -116,10 +117,13 @@ def _served(command: list[str], env: dict[str, str]) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    url = f"http://127.0.0.1:{port}"
     try:
         wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
+        SERVED_PIDS[url] = process.pid
+        yield url
     finally:
+        SERVED_PIDS.pop(url, None)
         process.terminate()
         process.wait(30)
 
@@ -176,6 +180,13 @@ def simulators(env: dict[str, str], platforms: tuple[str, ...]) -> Iterator[tupl
     with contextlib.ExitStack() as stack:
         urls = {platform: stack.enter_context(simulator(env)) for platform in platforms}
         yield urls, {_BASE_URL_VARIABLES[platform]: url for platform, url in urls.items()}
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a running process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def write_result(name: str, data: object) -> Path:

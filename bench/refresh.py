@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from bench.harness import PYTHON, ROOT, simulators
+from bench.harness import PYTHON, ROOT, SERVED_PIDS, process_cpu_seconds, simulators
 from connections.crypto import PGP_OPTIONS
 
 LATENCY_MS = 50
@@ -99,17 +99,27 @@ def _finish(process: subprocess.Popen) -> tuple[dict[str, Any], int, float]:
     return json.loads(out.strip().splitlines()[-1]), usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
-def _measured(env: dict[str, str], processes: list[tuple[str, ...]], prepare: Callable[[], object]) -> dict[str, Any]:
+def _measured(
+    env: dict[str, str], processes: list[tuple[str, ...]], prepare: Callable[[], object], sims: dict[str, str]
+) -> dict[str, Any]:
     """Run refreshers (one per entry of `processes`, with those arguments) started
-    together after `prepare()`: wall seconds, summaries, their CPU and the machine's."""
+    together after `prepare()`: wall seconds, summaries, their CPU, the simulators' and
+    the machine's."""
     prepare()
+    sim_pids = [SERVED_PIDS[url] for url in sims.values()]
+    sims_before = sum(process_cpu_seconds(pid) for pid in sim_pids)
     started, machine = time.monotonic(), _cpu_times()
     finished = [_finish(process) for process in [_refresher(env, *args) for args in processes]]
+    busy, total = (now - then for now, then in zip(_cpu_times(), machine, strict=True))
     return {
         "seconds": time.monotonic() - started,
         "summaries": [summary for summary, _, _ in finished],
         "refresher_cpu_seconds": sum(cpu for _, _, cpu in finished),
-        "machine_busy": _busy_since(machine),
+        "simulators_cpu_seconds": sum(process_cpu_seconds(pid) for pid in sim_pids) - sims_before,
+        # Everything busy, whoever it was: the refreshers, the simulators, PostgreSQL,
+        # this driver, the system, and the neighbours' steal.
+        "machine_cpu_seconds": busy / os.sysconf("SC_CLK_TCK"),
+        "machine_busy": busy / total if total else 0.0,
     }
 
 
@@ -120,12 +130,6 @@ def _cpu_times() -> tuple[int, int]:
         fields = [int(value) for value in stat.readline().split()[1:]]
     idle = fields[3] + fields[4]  # idle, iowait
     return sum(fields[:8]) - idle, sum(fields[:8])
-
-
-def _busy_since(start: tuple[int, int]) -> float:
-    """The share of the machine's cores busy since `start`, 0..1."""
-    busy, total = (now - then for now, then in zip(_cpu_times(), start, strict=True))
-    return busy / total if total else 0.0
 
 
 def _calls(sims: dict[str, str]) -> dict[str, dict[str, int]]:
@@ -174,8 +178,8 @@ def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
         floor = tenants * len(PLATFORMS) * LATENCY_MS / 1000
         rounds: list[dict[str, Any]] = []
         for _ in range(1 if quick else 3):
-            one = _measured(run_env, [()], lambda: (seed(tenants, 3, key), latency()))
-            two = _measured(run_env, [(), ()], lambda: (seed(tenants, 3, key), latency()))
+            one = _measured(run_env, [()], lambda: (seed(tenants, 3, key), latency()), sims)
+            two = _measured(run_env, [(), ()], lambda: (seed(tenants, 3, key), latency()), sims)
             calls = _calls(sims)
             per_account = [n for platform in PLATFORMS for n in calls.get(platform, {}).values()]
             two.update(
@@ -193,6 +197,15 @@ def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
         )
         results["machine_busy"] = {
             key: statistics.median(r[key]["machine_busy"] for r in rounds) for key in ("one_process", "two_processes")
+        }
+        # Where the machine's CPU went, per refreshed tenant: the refreshers, the three
+        # simulators, and the rest (PostgreSQL above all).
+        results["cpu_ms_per_tenant"] = {
+            key: {
+                part: statistics.median(_cpu_ms_per_tenant(r[key], part, tenants) for r in rounds)
+                for part in ("refresher", "simulators", "rest")
+            }
+            for key in ("one_process", "two_processes")
         }
         results["cpu_per_tenant_ratio"] = statistics.median(
             r["two_processes"]["refresher_cpu_seconds"] / r["one_process"]["refresher_cpu_seconds"] for r in rounds
@@ -214,6 +227,16 @@ def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
     results["rss_ratio"] = high / low
     results["rss_counts"] = list(rss_counts)
     return results
+
+
+def _cpu_ms_per_tenant(run: dict[str, Any], part: str, tenants: int) -> float:
+    refresher, simulators = run["refresher_cpu_seconds"], run["simulators_cpu_seconds"]
+    seconds = {
+        "refresher": refresher,
+        "simulators": simulators,
+        "rest": run["machine_cpu_seconds"] - refresher - simulators,
+    }[part]
+    return seconds * 1000 / tenants
 
 
 def verdicts(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
@@ -246,6 +269,18 @@ def verdicts(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
             f"{busy['one_process']:.0%}/{busy['two_processes']:.0%}",
             "(context)",
             True,
+        ),
+        *(
+            (
+                f"refresh: CPU ms/tenant, {label}: refresher/simulators/rest",
+                "/".join(f"{cpu[part]:.1f}" for part in ("refresher", "simulators", "rest")),
+                "(context)",
+                True,
+            )
+            for label, cpu in (
+                ("one process", results["cpu_ms_per_tenant"]["one_process"]),
+                ("two processes", results["cpu_ms_per_tenant"]["two_processes"]),
+            )
         ),
         (
             "refresh: refresher CPU per tenant, two / one",
