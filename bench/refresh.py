@@ -200,13 +200,10 @@ def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
         }
         # Where the machine's CPU went, per refreshed tenant: the refreshers, the three
         # simulators, and the rest (PostgreSQL above all).
-        results["cpu_ms_per_tenant"] = {
-            key: {
-                part: statistics.median(_cpu_ms_per_tenant(r[key], part, tenants) for r in rounds)
-                for part in ("refresher", "simulators", "rest")
-            }
-            for key in ("one_process", "two_processes")
-        }
+        results["cpu_ms_per_tenant"] = {}
+        for key in ("one_process", "two_processes"):
+            splits = [_cpu_ms_per_tenant(r[key], tenants) for r in rounds]
+            results["cpu_ms_per_tenant"][key] = {part: statistics.median(s[part] for s in splits) for part in splits[0]}
         results["cpu_per_tenant_ratio"] = statistics.median(
             r["two_processes"]["refresher_cpu_seconds"] / r["one_process"]["refresher_cpu_seconds"] for r in rounds
         )
@@ -229,14 +226,15 @@ def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
     return results
 
 
-def _cpu_ms_per_tenant(run: dict[str, Any], part: str, tenants: int) -> float:
+def _cpu_ms_per_tenant(run: dict[str, Any], tenants: int) -> dict[str, float]:
+    """A run's CPU per tenant, in ms: the refreshers', the simulators', the rest's."""
     refresher, simulators = run["refresher_cpu_seconds"], run["simulators_cpu_seconds"]
-    seconds = {
-        "refresher": refresher,
-        "simulators": simulators,
-        "rest": run["machine_cpu_seconds"] - refresher - simulators,
-    }[part]
-    return seconds * 1000 / tenants
+    rest = run["machine_cpu_seconds"] - refresher - simulators
+    return {
+        "refresher": refresher * 1000 / tenants,
+        "simulators": simulators * 1000 / tenants,
+        "rest": rest * 1000 / tenants,
+    }
 
 
 def verdicts(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
@@ -273,14 +271,11 @@ def verdicts(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
         *(
             (
                 f"refresh: CPU ms/tenant, {label}: refresher/simulators/rest",
-                "/".join(f"{cpu[part]:.1f}" for part in ("refresher", "simulators", "rest")),
+                "/".join(f"{ms:.1f}" for ms in results["cpu_ms_per_tenant"][key].values()),
                 "(context)",
                 True,
             )
-            for label, cpu in (
-                ("one process", results["cpu_ms_per_tenant"]["one_process"]),
-                ("two processes", results["cpu_ms_per_tenant"]["two_processes"]),
-            )
+            for label, key in (("one process", "one_process"), ("two processes", "two_processes"))
         ),
         (
             "refresh: refresher CPU per tenant, two / one",

@@ -140,14 +140,13 @@ def _order(event: Event, now: datetime) -> Encoded:
 
 @functools.lru_cache(maxsize=65_536)
 def _order_encoded(event: Event, now: datetime) -> Encoded:
-    return Encoded.of(_order_seen_at(event, now))
+    return Encoded.of(_order_seen_at(event, now))  # the encoded rendering is what is kept
 
 
 def _completed_at(event: Event) -> datetime | None:
     return event.at + timedelta(hours=2) if event.kind in ("completed", "refunded") else None
 
 
-@functools.lru_cache(maxsize=65_536)
 def _order_seen_at(event: Event, now: datetime) -> dict[str, Any]:
     currency = event.currency
     created = event.at
