@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +13,7 @@ from django.db import DatabaseError, connection, transaction
 
 from connections.crypto import CredentialKeyError, CredentialUndecryptable, UnknownCredentialKey, key_ring
 from connections.models import ConnectionStatus, LifecycleStatus, PlatformConnection, PlatformCredential
-from skeldir.rows import model_columns, model_from_row
+from skeldir.rows import model_from_row
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,26 +33,26 @@ class CredentialTokens:
     key_id: str
 
 
-# Which connections a refresh reports (see connection_list_active); both reads below
-# state it once, here. A connection has at most one credential.
-_REPORTED_FROM = " FROM platform_connections c LEFT JOIN platform_credentials k ON k.platform_connection_id = c.id"
-_REPORTED_WHERE = (
-    " WHERE c.status = %(active)s OR (c.status = %(disabled)s AND k.lifecycle_status = %(revoked)s)"
-    " ORDER BY c.platform, c.platform_account_id"
-)
-_REPORTED_PARAMS = {
-    "active": ConnectionStatus.ACTIVE,
-    "disabled": ConnectionStatus.DISABLED,
-    "revoked": LifecycleStatus.REVOKED,
-}
-
-
 def connection_list_active() -> list[PlatformConnection]:
     """The connections a revenue refresh reports, for the current tenant: every active one
     (all accounts, not one per platform), and every disconnected one — disabled with its
     credential revoked — whose revoked credential makes the refresh report it as
-    `reconnect_required` without calling the platform."""
-    return list(PlatformConnection.objects.raw(f"SELECT c.*{_REPORTED_FROM}{_REPORTED_WHERE}", _REPORTED_PARAMS))
+    `reconnect_required` without calling the platform. (The refresh's one-statement read,
+    `revenue_refresh_read` in revenue/migrations/0003, states the same rule in SQL; a test
+    holds the two together.)"""
+    return list(
+        PlatformConnection.objects.raw(
+            "SELECT c.* FROM platform_connections c"
+            " LEFT JOIN platform_credentials k ON k.platform_connection_id = c.id"
+            " WHERE c.status = %(active)s OR (c.status = %(disabled)s AND k.lifecycle_status = %(revoked)s)"
+            " ORDER BY c.platform, c.platform_account_id",
+            {
+                "active": ConnectionStatus.ACTIVE,
+                "disabled": ConnectionStatus.DISABLED,
+                "revoked": LifecycleStatus.REVOKED,
+            },
+        )
+    )
 
 
 class CredentialBatchUndecryptable(Exception):
@@ -60,37 +62,26 @@ class CredentialBatchUndecryptable(Exception):
 
 ConnectionCredential = tuple[PlatformConnection, CredentialTokens | CredentialKeyError | None]
 
-_CONNECTION_WIDTH = len(PlatformConnection._meta.concrete_fields)
-_ACTIVE_WITH_CREDENTIALS_SQL = (
-    f"SELECT {model_columns(PlatformConnection, 'c')},"  # noqa: S608 (model columns)
-    " k.id, k.key_id, k.expires_at, k.next_refresh_due_at, k.lifecycle_status, k.refresh_failure_count,"
-    " r.secret IS NOT NULL,"
-    # A revoked credential is reported as such: it is never decrypted (nor needed).
-    " CASE WHEN r.secret IS NULL OR k.lifecycle_status = %(revoked)s THEN NULL"
-    " ELSE pgp_sym_decrypt(k.encrypted_access_token, r.secret) END,"
-    " CASE WHEN r.secret IS NULL OR k.lifecycle_status = %(revoked)s OR k.encrypted_refresh_token IS NULL THEN NULL"
-    " ELSE pgp_sym_decrypt(k.encrypted_refresh_token, r.secret) END"
-    f"{_REPORTED_FROM}"
-    " LEFT JOIN unnest(%(key_ids)s::text[], %(secrets)s::text[]) AS r(id, secret) ON r.id = k.key_id"
-    f"{_REPORTED_WHERE}"
-)
+# The columns a batch read returns per connection: the connection's own, in model field
+# order, then the credential's (see _credential_of).
+CONNECTION_WIDTH = len(PlatformConnection._meta.concrete_fields)
 
 
-def connection_list_active_with_credentials() -> list[ConnectionCredential]:
-    """`connection_list_active()`, each connection with its decrypted credential (None when
-    it has none, its key error when its key id is unknown), in one statement: a refresh
-    reads them every time. Raises CredentialBatchUndecryptable when a ciphertext does not
-    decrypt; the transaction is then unusable, so the caller falls back outside it."""
+def key_ring_arrays() -> tuple[list[str], list[str]]:
+    """(key ids, secrets) of the key ring, as two arrays for a statement that decrypts
+    every credential it reads with its own key (sent as parameters, never in the text)."""
     keys = list(key_ring().keys.items())
-    params = {
-        **_REPORTED_PARAMS,
-        "key_ids": [key_id for key_id, _ in keys],
-        "secrets": [secret for _, secret in keys],
-    }
+    return [key_id for key_id, _ in keys], [secret for _, secret in keys]
+
+
+@contextmanager
+def batch_decryption() -> Iterator[None]:
+    """Around a statement that decrypts several credentials: a ciphertext that does not
+    decrypt raises CredentialBatchUndecryptable (its transaction is then unusable, so the
+    caller falls back outside it); trouble with the connection or the server is raised
+    as it is."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(_ACTIVE_WITH_CREDENTIALS_SQL, params)
-            rows = cursor.fetchall()
+        yield
     except DatabaseError as exc:
         sqlstate = getattr(exc.__cause__, "sqlstate", None)
         if sqlstate is None or sqlstate.startswith(("08", "57")):
@@ -98,11 +89,12 @@ def connection_list_active_with_credentials() -> list[ConnectionCredential]:
         # pgcrypto's "Wrong key or corrupt data" (or bytes that are not text): not chained,
         # so nothing of the statement travels further.
         raise CredentialBatchUndecryptable("a platform credential does not decrypt with its key") from None
-    result: list[ConnectionCredential] = []
-    for row in rows:
-        conn = model_from_row(PlatformConnection, row[:_CONNECTION_WIDTH], using=connection.alias)
-        result.append((conn, _credential_of(conn, *row[_CONNECTION_WIDTH:])))
-    return result
+
+
+def connection_credential_from_row(values: Sequence[Any], *, using: str) -> ConnectionCredential:
+    """A connection and its credential from a batch read's columns."""
+    conn = model_from_row(PlatformConnection, values[:CONNECTION_WIDTH], using=using)
+    return conn, _credential_of(conn, *values[CONNECTION_WIDTH:])
 
 
 def _credential_of(

@@ -22,16 +22,11 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from connections.selectors import (
-    CredentialBatchUndecryptable,
-    connection_list_active,
-    connection_list_active_with_credentials,
-    credentials_one_by_one,
-)
+from connections.selectors import CredentialBatchUndecryptable, connection_list_active, credentials_one_by_one
 from revenue import clock
 from revenue.locks import advisory_key, lock_held, lock_wait_released
 from revenue.observability import cooldown_entered, refresh_observed
-from revenue.selectors import CacheEntryState, cache_entry_get, tenant_with_entry_read
+from revenue.selectors import CacheEntryState, cache_entry_get, refresh_inputs_read, tenant_with_entry_read
 from revenue.services import cache_entry_store_failure, cache_entry_store_snapshot
 from revenue.snapshot import Figures, Snapshot, SourceState, day_window
 from revenue.sources import SourceOutcome, retry_not_before, sources_fetch
@@ -148,17 +143,17 @@ def _refresh_locked(tenant_id: uuid.UUID, *, correlation_id: str, ahead_seconds:
     now = clock.now()
     started = time.monotonic()
     try:
-        with tenant_context(tenant_id):
-            tenant, entry = tenant_with_entry_read(tenant_id)
-            if tenant is None:
-                return RefreshResult(tenant_id, "missing_tenant")
-            if not force and entry is not None and not entry.is_due(now, ahead_seconds=ahead_seconds):
-                return RefreshResult(tenant_id, "not_due", entry)  # someone just refreshed it, or it cools down
-            connections = connection_list_active_with_credentials()
+        inputs = refresh_inputs_read(tenant_id)
+        tenant, entry, connections = inputs.tenant, inputs.entry, inputs.connections
     except CredentialBatchUndecryptable:
         # One ciphertext does not decrypt: read the credentials one by one to tell which.
         with tenant_context(tenant_id):
+            tenant, entry = tenant_with_entry_read(tenant_id)
             connections = credentials_one_by_one(connection_list_active())
+    if tenant is None:
+        return RefreshResult(tenant_id, "missing_tenant")
+    if not force and entry is not None and not entry.is_due(now, ahead_seconds=ahead_seconds):
+        return RefreshResult(tenant_id, "not_due", entry)  # someone just refreshed it, or it cools down
 
     previous = _previous_snapshot(entry)
     window = day_window(now, tenant.timezone)
@@ -186,19 +181,18 @@ def _refresh_locked(tenant_id: uuid.UUID, *, correlation_id: str, ahead_seconds:
 
     # A cache entry is derived data: if the server crashed in the moment before its WAL
     # reached disk, the next refresh rebuilds it, so the commit does not wait for the flush.
-    with tenant_context(tenant_id, durable=False):
-        if failures and not succeeded:
-            cooldown = max([settings.REVENUE_ERROR_COOLDOWN_SECONDS] + [o.retry_after or 0 for o in failures])
-            stored = cache_entry_store_failure(
-                tenant_id=tenant_id, now=finished, cooldown_seconds=cooldown, error_message=summary
-            )
-            outcome = "failed"
-        else:
-            snapshot = _snapshot(tenant, window, outcomes, previous, finished)
-            stored = cache_entry_store_snapshot(
-                tenant_id=tenant_id, snapshot=snapshot, now=finished, error_message=summary
-            )
-            outcome = "partial" if summary else "refreshed"
+    if failures and not succeeded:
+        cooldown = max([settings.REVENUE_ERROR_COOLDOWN_SECONDS] + [o.retry_after or 0 for o in failures])
+        stored = cache_entry_store_failure(
+            tenant_id=tenant_id, now=finished, cooldown_seconds=cooldown, error_message=summary, durable=False
+        )
+        outcome = "failed"
+    else:
+        snapshot = _snapshot(tenant, window, outcomes, previous, finished)
+        stored = cache_entry_store_snapshot(
+            tenant_id=tenant_id, snapshot=snapshot, now=finished, error_message=summary, durable=False
+        )
+        outcome = "partial" if summary else "refreshed"
     elapsed = time.monotonic() - started
     if outcome == "failed":
         cooldown_entered(

@@ -1,4 +1,5 @@
-"""Reads of the revenue cache. Each opens its own tenant-scoped transaction."""
+"""Reads of the revenue cache: inside the caller's tenant context, or each in its own
+tenant-scoped transaction or statement, as each says."""
 
 from __future__ import annotations
 
@@ -12,10 +13,16 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from connections.selectors import (
+    ConnectionCredential,
+    batch_decryption,
+    connection_credential_from_row,
+    key_ring_arrays,
+)
 from revenue.models import REALTIME_CACHE_KEY
 from skeldir.models import Tenant
 from skeldir.rows import model_columns, model_from_row
-from skeldir.tenancy import tenant_context
+from skeldir.tenancy import savepoint_if_nested, tenant_context
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,8 +66,8 @@ class CacheEntryState:
 _FIELDS = [f.name for f in dataclasses.fields(CacheEntryState)]
 
 
-ENTRY_COLUMNS = ", ".join(_FIELDS)
-_READ_SQL = f"SELECT {ENTRY_COLUMNS} FROM revenue_cache_entries WHERE tenant_id = %s AND cache_key = %s"  # noqa: S608
+_ENTRY_COLUMNS = ", ".join(_FIELDS)
+_READ_SQL = f"SELECT {_ENTRY_COLUMNS} FROM revenue_cache_entries WHERE tenant_id = %s AND cache_key = %s"  # noqa: S608
 
 
 def cache_entry_read(tenant_id: uuid.UUID) -> CacheEntryState | None:
@@ -72,7 +79,43 @@ def cache_entry_read(tenant_id: uuid.UUID) -> CacheEntryState | None:
     return None if row is None else entry_state(row)
 
 
+@dataclasses.dataclass(frozen=True)
+class RefreshInputs:
+    """What a refresh starts from: the tenant (None when there is no such tenant), its
+    cache entry, and the connections it reports, each with its decrypted credential."""
+
+    tenant: Tenant | None
+    entry: CacheEntryState | None
+    connections: list[ConnectionCredential]
+
+
 _TENANT_WIDTH = len(Tenant._meta.concrete_fields)
+_ENTRY_END = _TENANT_WIDTH + 1 + len(_FIELDS)
+
+
+def refresh_inputs_read(tenant_id: uuid.UUID) -> RefreshInputs:
+    """The tenant, its entry and its connections with their credentials, in one statement
+    that sets the tenant itself (`revenue_refresh_read`, revenue/migrations/0003): a refresh
+    reads them every time (credentials too, even when the entry then proves not due: the
+    rare tenant another refresher just did costs less than a second statement for all the
+    others). Raises CredentialBatchUndecryptable when a ciphertext does not
+    decrypt (then read them with `tenant_with_entry_read` and `credentials_one_by_one`)."""
+    key_ids, secrets = key_ring_arrays()
+    with savepoint_if_nested(), batch_decryption(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM revenue_refresh_read(%s, %s, %s, %s)", [tenant_id, REALTIME_CACHE_KEY, key_ids, secrets]
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return RefreshInputs(None, None, [])
+    first = rows[0]
+    tenant = model_from_row(Tenant, first[:_TENANT_WIDTH], using=connection.alias)
+    entry = entry_state(first[_TENANT_WIDTH + 1 : _ENTRY_END]) if first[_TENANT_WIDTH] else None
+    return RefreshInputs(
+        tenant, entry, [connection_credential_from_row(row[_ENTRY_END:], using=connection.alias) for row in rows[1:]]
+    )
+
+
 _TENANT_WITH_ENTRY_SQL = (
     f"SELECT {model_columns(Tenant, 't')}, e.tenant_id IS NOT NULL, "  # noqa: S608 (model columns)
     f"{', '.join('e.' + name for name in _FIELDS)}"
@@ -83,7 +126,7 @@ _TENANT_WITH_ENTRY_SQL = (
 
 def tenant_with_entry_read(tenant_id: uuid.UUID) -> tuple[Tenant | None, CacheEntryState | None]:
     """The tenant and its cache entry in one statement, inside the caller's tenant
-    context (a refresh starts with both)."""
+    context (a refresh whose credentials must be read one by one starts with both)."""
     with connection.cursor() as cursor:
         cursor.execute(_TENANT_WITH_ENTRY_SQL, [REALTIME_CACHE_KEY, tenant_id])
         row = cursor.fetchone()

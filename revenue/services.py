@@ -1,4 +1,5 @@
-"""Writes of the revenue cache entry. Call inside the tenant's `tenant_context`."""
+"""Writes of the revenue cache entry. The refresh's two writes are one statement each and
+set the tenant themselves; the others run inside the caller's `tenant_context`."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from django.db import connection, connections
 from psycopg.types.json import Jsonb
 
 from revenue.models import REALTIME_CACHE_KEY
-from revenue.selectors import ENTRY_COLUMNS, CacheEntryState, entry_state
+from revenue.selectors import CacheEntryState, entry_state
 from revenue.snapshot import Snapshot, payload_etag
+from skeldir.tenancy import savepoint_if_nested
 
 MAX_ERROR_MESSAGE = 2000
 
@@ -22,70 +24,52 @@ logger = logging.getLogger(__name__)
 
 
 def cache_entry_store_snapshot(
-    *, tenant_id: uuid.UUID, snapshot: Snapshot, now: datetime, error_message: str | None = None
+    *, tenant_id: uuid.UUID, snapshot: Snapshot, now: datetime, error_message: str | None = None, durable: bool = True
 ) -> CacheEntryState:
     """A successful (or partly successful) refresh: new payload, fresh for the TTL,
     cooldown cleared. `error_message` describes failed sources of a partial refresh.
     Returns the entry as stored."""
     payload = snapshot.to_payload()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO revenue_cache_entries AS e (
-                tenant_id, cache_key, payload, data_as_of, expires_at, error_cooldown_until,
-                last_error_at, last_error_message, etag, created_at, updated_at
-            ) VALUES (%(tenant)s, %(key)s, %(payload)s, %(as_of)s, %(expires)s, NULL,
-                      %(error_at)s, %(error)s, %(etag)s, %(now)s, %(now)s)
-            ON CONFLICT (tenant_id, cache_key) DO UPDATE SET
-                payload = EXCLUDED.payload, data_as_of = EXCLUDED.data_as_of, expires_at = EXCLUDED.expires_at,
-                error_cooldown_until = NULL,
-                last_error_at = COALESCE(EXCLUDED.last_error_at, e.last_error_at),
-                last_error_message = EXCLUDED.last_error_message,
-                etag = EXCLUDED.etag, updated_at = EXCLUDED.updated_at
-            RETURNING {ENTRY_COLUMNS}
-            """,
-            {
-                "tenant": tenant_id,
-                "key": REALTIME_CACHE_KEY,
-                "payload": Jsonb(payload),
-                "as_of": snapshot.data_as_of,
-                "expires": snapshot.data_as_of + timedelta(seconds=settings.REVENUE_CACHE_TTL_SECONDS),
-                "error_at": now if error_message else None,
-                "error": _truncate(error_message),
-                "etag": payload_etag(payload),
-                "now": now,
-            },
-        )
-        return entry_state(cursor.fetchone())
+    return _stored(
+        "SELECT * FROM revenue_entry_store_snapshot(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [
+            tenant_id,
+            REALTIME_CACHE_KEY,
+            Jsonb(payload),
+            snapshot.data_as_of,
+            snapshot.data_as_of + timedelta(seconds=settings.REVENUE_CACHE_TTL_SECONDS),
+            now if error_message else None,
+            _truncate(error_message),
+            payload_etag(payload),
+            now,
+        ],
+        durable=durable,
+    )
 
 
 def cache_entry_store_failure(
-    *, tenant_id: uuid.UUID, now: datetime, cooldown_seconds: int, error_message: str
+    *, tenant_id: uuid.UUID, now: datetime, cooldown_seconds: int, error_message: str, durable: bool = True
 ) -> CacheEntryState:
     """A refresh where nothing succeeded: the last good payload and its `data_as_of`
     stay as they were; the entry cools down. Returns the entry as stored (its
     `error_cooldown_until` is the end of the cooldown)."""
     until = now + timedelta(seconds=max(1, cooldown_seconds))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO revenue_cache_entries AS e (
-                tenant_id, cache_key, payload, data_as_of, expires_at, error_cooldown_until,
-                last_error_at, last_error_message, etag, created_at, updated_at
-            ) VALUES (%(tenant)s, %(key)s, NULL, NULL, %(now)s, %(until)s, %(now)s, %(error)s, NULL, %(now)s, %(now)s)
-            ON CONFLICT (tenant_id, cache_key) DO UPDATE SET
-                error_cooldown_until = EXCLUDED.error_cooldown_until, last_error_at = EXCLUDED.last_error_at,
-                last_error_message = EXCLUDED.last_error_message, updated_at = EXCLUDED.updated_at
-            RETURNING {ENTRY_COLUMNS}
-            """,
-            {
-                "tenant": tenant_id,
-                "key": REALTIME_CACHE_KEY,
-                "now": now,
-                "until": until,
-                "error": _truncate(error_message),
-            },
-        )
+    return _stored(
+        "SELECT * FROM revenue_entry_store_failure(%s, %s, %s, %s, %s, %s)",
+        [tenant_id, REALTIME_CACHE_KEY, now, until, _truncate(error_message)],
+        durable=durable,
+    )
+
+
+def _stored(sql: str, params: list[object], *, durable: bool) -> CacheEntryState:
+    """Run one of the entry's write functions (revenue/migrations/0003): one statement that
+    sets the tenant itself. `durable=False` lets the commit return before its WAL reaches
+    disk — a cache entry is derived data the next refresh rebuilds — but only where this
+    statement is its own transaction: inside a caller's, the commit and its durability
+    are the caller's."""
+    async_commit = not durable and not connection.in_atomic_block
+    with savepoint_if_nested(), connection.cursor() as cursor:
+        cursor.execute(sql, [*params, async_commit])
         return entry_state(cursor.fetchone())
 
 

@@ -85,6 +85,23 @@ def runtime_role_and_grants() -> migrations.RunPython:
     return migrations.RunPython(_create_runtime_role, _revoke_runtime_role)
 
 
+def runtime_function(create_sql: str, signature: str) -> migrations.RunPython:
+    """Create a function that only the owner and the runtime role may execute (not
+    PUBLIC, PostgreSQL's default); the reverse drops it. `signature` is `name(arg types)`."""
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(create_sql)
+            cursor.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+            cursor.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {runtime_role()}")
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(f"DROP FUNCTION {signature}")
+
+    return migrations.RunPython(forwards, backwards)
+
+
 def operator_role() -> str | None:
     role = settings.DATABASE_OPERATOR_ROLE
     if not role:

@@ -3,11 +3,13 @@
 `tenant_context` opens a transaction and sets `app.current_tenant_id` with
 `set_config(..., true)`, i.e. transaction-local: when the transaction ends the setting
 is gone, so a persistent connection can never carry one tenant into the next request.
-Row-level security does the rest (DESIGN.md §4).
+Row-level security does the rest (DESIGN.md §4). The refresh's read and writes are SQL
+functions that do the same inside their one statement (revenue/migrations/0003).
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,14 +35,8 @@ def parse_tenant_id(value: object) -> uuid.UUID:
 
 
 @contextmanager
-def tenant_context(
-    tenant_id: uuid.UUID | str, *, using: str = DEFAULT_DB_ALIAS, durable: bool = True
-) -> Iterator[None]:
+def tenant_context(tenant_id: uuid.UUID | str, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """Run the block in a transaction scoped to one tenant.
-
-    `durable=False` lets the commit return before its WAL reaches disk, for derived data
-    that a server crash may lose and the next refresh rebuilds (set in the same statement
-    as the tenant, so it costs no round trip).
 
     Nested inside another transaction (tests, or a caller's atomic block) the setting
     would outlive the block, so the previous value is restored on a clean exit; on an
@@ -54,17 +50,18 @@ def tenant_context(
             if nested:
                 cursor.execute("SELECT current_setting(%s, true)", [TENANT_SETTING])
                 previous = cursor.fetchone()[0] or ""
-            if durable:
-                cursor.execute("SELECT set_config(%s, %s, true)", [TENANT_SETTING, tenant])
-            else:
-                cursor.execute(
-                    "SELECT set_config(%s, %s, true), set_config('synchronous_commit', 'off', true)",
-                    [TENANT_SETTING, tenant],
-                )
+            cursor.execute("SELECT set_config(%s, %s, true)", [TENANT_SETTING, tenant])
         yield
         if nested:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config(%s, %s, true)", [TENANT_SETTING, previous])
+
+
+def savepoint_if_nested(using: str = DEFAULT_DB_ALIAS) -> contextlib.AbstractContextManager[object]:
+    """For a statement that sets the tenant itself: outside a transaction it is its own
+    (autocommit), and a failure leaves nothing to undo; inside a caller's transaction, a
+    savepoint keeps that transaction usable after a failure."""
+    return transaction.atomic(using=using) if connections[using].in_atomic_block else contextlib.nullcontext()
 
 
 def tenant_create(*, name: str, reporting_currency: str = "USD", timezone: str = "UTC") -> Tenant:

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from connections.crypto import CredentialUndecryptable, UnknownCredentialKey
@@ -227,23 +228,22 @@ def _call(*args, **kwargs) -> str:
 
 
 @pytest.mark.django_db
-def test_connections_and_their_credentials_come_in_one_statement_and_bad_keys_stay_apart(
-    settings, django_assert_max_num_queries
-):
-    from connections.selectors import (
-        CredentialBatchUndecryptable,
-        connection_list_active,
-        connection_list_active_with_credentials,
-        credentials_one_by_one,
-    )
+def test_connections_and_their_credentials_come_in_one_statement_and_bad_keys_stay_apart(settings):
+    from connections.selectors import CredentialBatchUndecryptable, connection_list_active, credentials_one_by_one
+    from revenue.selectors import refresh_inputs_read
+
+    def read_at_once() -> dict:
+        return {conn.id: tokens for conn, tokens in refresh_inputs_read(tenant.id).connections}
 
     tenant = make_tenant()
     first = make_connection(tenant, "google_ads", "1", access_token="tok-one", refresh_token="rt-one")
     second = make_connection(tenant, "stripe", "acct_2", access_token="tok-two")
     orphan = make_connection(tenant, "stripe", "acct_3", access_token=None)
-    with tenant_context(tenant.id):
-        with django_assert_max_num_queries(1):
-            found = {conn.id: tokens for conn, tokens in connection_list_active_with_credentials()}
+    with CaptureQueriesContext(connection) as queries:
+        found = read_at_once()
+    assert [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]][0].startswith(
+        "SELECT * FROM revenue_refresh_read("
+    ) and len([q for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]) == 1
     assert (found[first.id].access_token, found[first.id].refresh_token) == ("tok-one", "rt-one")
     assert (found[second.id].access_token, found[second.id].refresh_token) == ("tok-two", None)
     assert found[orphan.id] is None
@@ -251,15 +251,14 @@ def test_connections_and_their_credentials_come_in_one_statement_and_bad_keys_st
     # A row under a key id the ring lost is reported for that connection only.
     with tenant_context(tenant.id), connection.cursor() as cursor:
         cursor.execute("UPDATE platform_credentials SET key_id = 'gone' WHERE platform_connection_id = %s", [second.id])
-    with tenant_context(tenant.id):
-        found = {conn.id: tokens for conn, tokens in connection_list_active_with_credentials()}
+    found = read_at_once()
     assert isinstance(found[second.id], UnknownCredentialKey) and found[first.id].access_token == "tok-one"
 
     # A key id whose secret does not decrypt fails the batch, without the secret or the
     # driver's error (it carries the parameters); one by one, the others still come back.
     settings.CREDENTIAL_ENCRYPTION_KEYS = ring("test-k1", **{"test-k1": KEY_ONE, "gone": "not-the-right-secret-0123"})
-    with pytest.raises(CredentialBatchUndecryptable) as info, tenant_context(tenant.id):
-        connection_list_active_with_credentials()
+    with pytest.raises(CredentialBatchUndecryptable) as info:
+        read_at_once()
     assert info.value.__cause__ is None and "not-the-right-secret" not in str(info.value)
     with tenant_context(tenant.id):
         found = {conn.id: tokens for conn, tokens in credentials_one_by_one(connection_list_active())}
@@ -280,20 +279,21 @@ def test_the_runtime_connection_sends_values_apart_from_the_statement_text():
 def test_a_lost_connection_during_the_credentials_read_is_not_taken_for_a_bad_key(committed_db):
     from django.db import OperationalError, connections
 
-    from connections.selectors import CredentialBatchUndecryptable, connection_list_active_with_credentials
+    from connections.selectors import CredentialBatchUndecryptable
+    from revenue.selectors import refresh_inputs_read
 
     tenant = make_tenant()
     make_connection(tenant, "stripe", "acct_1", access_token="tok-one")
-    with pytest.raises(OperationalError) as info, tenant_context(tenant.id):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            pid = cursor.fetchone()[0]
-        other = connections.create_connection("default")  # the same role may end its own sessions
-        try:
-            with other.cursor() as cursor:
-                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-        finally:
-            other.close()
-        connection_list_active_with_credentials()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    other = connections.create_connection("default")  # the same role may end its own sessions
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        other.close()
+    with pytest.raises(OperationalError) as info:
+        refresh_inputs_read(tenant.id)
     assert not isinstance(info.value, CredentialBatchUndecryptable)
     connection.close()
