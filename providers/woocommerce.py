@@ -2,6 +2,7 @@
 
 Endpoint: GET {store}/wp-json/wc/v3/orders?after=<start>&before=<end>&dates_are_gmt=true
           &status=processing,completed&per_page=100&page=<n>&orderby=date&order=asc
+          &_fields=id,status,currency,total,refunds
           The store is the connection's platform_account_id, a URL with an optional path
           (`https://shop.example.com`, `https://example.com/store`; a bare host means
           https). `after`/`before` are the window bounds in UTC (`YYYY-MM-DDTHH:MM:SSZ`);
@@ -19,7 +20,10 @@ Auth:     HTTP Basic consumer_key:consumer_secret; the connection's access token
 Paging:   a JSON list of orders per page; headers X-WP-Total and X-WP-TotalPages (0 with
           an empty list when nothing matches). Follow `page` to X-WP-TotalPages; without
           the header, stop at the first page shorter than per_page.
-Fields:   id, status, currency (ISO code), total (decimal string in major units: "12.50",
+Fields:   only those read are asked for (WordPress's `_fields`): an order otherwise carries
+          its line items, billing and shipping addresses and meta data, several KB of
+          customer data per order that the refresh would download, parse and drop.
+          id, status, currency (ISO code), total (decimal string in major units: "12.50",
           "12.5", "1250.0"), refunds[].total (negative decimal strings). Totals are
           formatted with the request's `dp`, which defaults to the store's own price
           decimals, so it is not sent; amounts are converted exactly.
@@ -58,6 +62,7 @@ from providers.money import add_amount, decimal_to_minor, normalise_currency
 
 ORDERS_PATH = "/wp-json/wc/v3/orders"
 PAGE_SIZE = 100
+ORDER_FIELDS = "id,status,currency,total,refunds"  # what _net reads (and the id it names)
 PAID_STATUSES = ("processing", "completed")
 AUTH_CODES = frozenset({"woocommerce_rest_cannot_view", "woocommerce_rest_authentication_error"})
 
@@ -109,6 +114,7 @@ class WooCommerceProvider(RevenueProvider):
             "per_page": PAGE_SIZE,
             "orderby": "date",
             "order": "asc",
+            "_fields": ORDER_FIELDS,
         }
         amounts: dict[str, int] = {}
         count = 0

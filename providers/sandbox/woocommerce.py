@@ -86,7 +86,8 @@ class WooCommerce(Platform):
             events.reverse()
         size = call.state.page_size(per_page)
         total_pages = -(-len(events) // size)
-        orders = [_order(e, call.now) for e in events[(page - 1) * size : page * size]]
+        fields = _fields(request)
+        orders = [_order(e, call.now, fields) for e in events[(page - 1) * size : page * size]]
         headers = [("X-WP-Total", str(len(events))), ("X-WP-TotalPages", str(total_pages))]
         link = _link(request, page, total_pages)
         if link:
@@ -130,17 +131,42 @@ class WooCommerce(Platform):
         )
 
 
-def _order(event: Event, now: datetime) -> Encoded:
+def _order(event: Event, now: datetime, fields: tuple[str, ...] | None = None) -> Encoded:
     # An order changes when it is placed, when its payment settles five minutes later
     # and, for some, when it is completed two hours after: it renders as of the last of
     # those it has reached, so each of its few renderings is built and encoded once.
     changes = (event.at, event.at + timedelta(minutes=5), _completed_at(event))
-    return _order_encoded(event, max(change for change in changes if change is not None and change <= now))
+    return _order_encoded(event, max(change for change in changes if change is not None and change <= now), fields)
 
 
 @functools.lru_cache(maxsize=65_536)
-def _order_encoded(event: Event, now: datetime) -> Encoded:
-    return Encoded.of(_order_seen_at(event, now))  # the encoded rendering is what is kept
+def _order_encoded(event: Event, now: datetime, fields: tuple[str, ...] | None) -> Encoded:
+    order = _order_seen_at(event, now)
+    return Encoded.of(order if fields is None else _only(order, fields))  # the encoded rendering is what is kept
+
+
+def _fields(request: Request) -> tuple[str, ...] | None:
+    """WordPress's `_fields` (a comma-separated list, or `_fields[]` repeated): only these
+    top-level keys, or `a.b` for a key of a nested object, are rendered. None: all."""
+    values = request.query.get("_fields", []) + request.query.get("_fields[]", [])
+    names = tuple(sorted({name.strip() for value in values for name in value.split(",") if name.strip()}))
+    return names or None
+
+
+def _only(value: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
+    """`value` with only the keys `paths` name, in its own key order (as WordPress does)."""
+    top: dict[str, list[str]] = {}
+    for path in paths:
+        key, _, rest = path.partition(".")
+        top.setdefault(key, []).append(rest)
+    kept: dict[str, Any] = {}
+    for key, item in value.items():
+        if key not in top:
+            continue
+        nested = tuple(rest for rest in top[key] if rest)
+        whole = any(not rest for rest in top[key])
+        kept[key] = _only(item, nested) if nested and not whole and isinstance(item, dict) else item
+    return kept
 
 
 def _completed_at(event: Event) -> datetime | None:

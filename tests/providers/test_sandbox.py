@@ -20,6 +20,7 @@ import requests
 from providers.errors import ProviderBadResponse, ProviderNetworkError
 from providers.http import HttpConfig, ProviderHttp
 from providers.sandbox import Sandbox
+from providers.sandbox.woocommerce import _only as woocommerce_only
 
 NOW = datetime(2025, 6, 3, 15, 0, tzinfo=UTC)
 DAY_START = NOW.replace(hour=0)
@@ -435,6 +436,22 @@ def test_woocommerce_paginates_and_keeps_unpaid_orders_for_other_statuses(sb):
     assert [o["id"] for o in paged] == [o["id"] for o in everything]
     past_end = woo_get(sb, per_page=7, page=total_pages + 1)
     assert past_end.json() == [] and past_end.headers["X-WP-TotalPages"] == str(total_pages)
+
+
+def test_woocommerce_renders_only_the_fields_asked_for(sb):
+    everything = woo_get(sb).json()
+    slim = woo_get(sb, _fields="id,status,currency,total,refunds").json()
+    assert [set(o) for o in slim] == [{"id", "status", "currency", "total", "refunds"}] * len(everything)
+    assert slim == [{k: o[k] for k in ("id", "status", "currency", "total", "refunds")} for o in everything]
+    # WordPress's other spelling, and a key of nested objects.
+    nested = get(
+        f"{sb.url}/shop/wp-json/wc/v3/orders",
+        params=[("_fields[]", "id"), ("_fields[]", "line_items"), ("after", DAY_START.isoformat())],
+        auth=("ck_sandbox", "cs_sandbox"),
+        headers={"X-Skeldir-Shop": "store.example.com"},
+    ).json()
+    assert nested and all(set(o) == {"id", "line_items"} for o in nested)
+    assert woocommerce_only({"a": {"b": 1, "c": 2}, "d": 3}, ("a.b", "d")) == {"a": {"b": 1}, "d": 3}
 
 
 def test_woocommerce_dates_are_store_time_unless_gmt_and_auth_is_required(sb):

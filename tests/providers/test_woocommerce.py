@@ -31,6 +31,7 @@ EXPECTED_QUERY = {
     "per_page": ["100"],
     "orderby": ["date"],
     "order": ["asc"],
+    "_fields": ["id,status,currency,total,refunds"],
 }
 
 
