@@ -123,6 +123,13 @@ def _measured(
     }
 
 
+def _refreshed_all(summary: dict[str, Any], tenants: int) -> None:
+    """A figure taken from refreshes that failed (a wrong key, a simulator fault) would
+    measure the failure path: stop the benchmark instead."""
+    if summary["refreshed"] != tenants:
+        raise RuntimeError(f"refresh_revenue refreshed {summary['refreshed']} of {tenants} tenants: {summary}")
+
+
 def _cpu_times() -> tuple[int, int]:
     """(busy, total) jiffies of the whole machine since boot; steal counts as busy (the
     neighbours had the core)."""
@@ -142,7 +149,7 @@ def _calls(sims: dict[str, str]) -> dict[str, dict[str, int]]:
 def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
     tenants = 1000 if quick else 2000
     rss_counts = (1000, 2000) if quick else (1000, 10_000)
-    key = json.loads(env["CREDENTIAL_ENCRYPTION_KEYS"])["keys"]["b1"]
+    credential_key = json.loads(env["CREDENTIAL_ENCRYPTION_KEYS"])["keys"]["b1"]
     results: dict[str, Any] = {
         "tenants": tenants,
         "connections": len(PLATFORMS),
@@ -169,17 +176,18 @@ def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
         # keep them (a settled order never changes), so the measured passes spend the
         # machine's two cores on the refresher and PostgreSQL rather than on the
         # simulators' data generation, which real platforms do on their own machines.
-        seed(tenants, 3, key)
+        seed(tenants, 3, credential_key)
         reset()
-        _finish(_refresher(run_env))
+        _refreshed_all(_finish(_refresher(run_env))[0], tenants)
 
         # One process, then two started together, in interleaved rounds; each figure is
         # the median of its rounds (the machine's neighbours come and go).
         floor = tenants * len(PLATFORMS) * LATENCY_MS / 1000
         rounds: list[dict[str, Any]] = []
         for _ in range(1 if quick else 3):
-            one = _measured(run_env, [()], lambda: (seed(tenants, 3, key), latency()), sims)
-            two = _measured(run_env, [(), ()], lambda: (seed(tenants, 3, key), latency()), sims)
+            one = _measured(run_env, [()], lambda: (seed(tenants, 3, credential_key), latency()), sims)
+            _refreshed_all(one["summaries"][0], tenants)
+            two = _measured(run_env, [(), ()], lambda: (seed(tenants, 3, credential_key), latency()), sims)
             calls = _calls(sims)
             per_account = [n for platform in PLATFORMS for n in calls.get(platform, {}).values()]
             two.update(
@@ -196,14 +204,17 @@ def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
             r["one_process"]["seconds"] / r["two_processes"]["seconds"] for r in rounds
         )
         results["machine_busy"] = {
-            key: statistics.median(r[key]["machine_busy"] for r in rounds) for key in ("one_process", "two_processes")
+            mode: statistics.median(r[mode]["machine_busy"] for r in rounds)
+            for mode in ("one_process", "two_processes")
         }
         # Where the machine's CPU went, per refreshed tenant: the refreshers, the three
         # simulators, and the rest (PostgreSQL above all).
         results["cpu_ms_per_tenant"] = {}
-        for key in ("one_process", "two_processes"):
-            splits = [_cpu_ms_per_tenant(r[key], tenants) for r in rounds]
-            results["cpu_ms_per_tenant"][key] = {part: statistics.median(s[part] for s in splits) for part in splits[0]}
+        for mode in ("one_process", "two_processes"):
+            splits = [_cpu_ms_per_tenant(r[mode], tenants) for r in rounds]
+            results["cpu_ms_per_tenant"][mode] = {
+                part: statistics.median(s[part] for s in splits) for part in splits[0]
+            }
         results["cpu_per_tenant_ratio"] = statistics.median(
             r["two_processes"]["refresher_cpu_seconds"] / r["one_process"]["refresher_cpu_seconds"] for r in rounds
         )
@@ -216,9 +227,10 @@ def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
         # Peak RSS against the tenant count (one connection each, no latency).
         results["rss_kib"] = {}
         for count in rss_counts:
-            seed(count, 1, key)
+            seed(count, 1, credential_key)
             reset()
             summary, rss, _ = _finish(_refresher(run_env))
+            _refreshed_all(summary, count)
             results["rss_kib"][str(count)] = {"peak_rss_kib": rss, "refreshed": summary["refreshed"]}
     low, high = (results["rss_kib"][str(c)]["peak_rss_kib"] for c in rss_counts)
     results["rss_ratio"] = high / low
