@@ -70,81 +70,64 @@ END
 $$
 """
 
-# Both writes return the entry as stored, in CacheEntryState's field order. With
-# p_async_commit the commit returns before its WAL reaches disk: a cache entry is derived
-# data the next refresh rebuilds (the caller asks for it only outside a transaction).
-_ENTRY_COLUMNS = """
+
+def _entry_write(signature: str, about: str, values: str, on_conflict: str) -> str:
+    """One of the entry's two upserts as a function. Both return the entry as stored, in
+    CacheEntryState's field order. With p_async_commit the commit returns before its WAL
+    reaches disk: a cache entry is derived data the next refresh rebuilds (the caller asks
+    for it only outside a transaction)."""
+    return f"""
+CREATE FUNCTION {signature}
+RETURNS TABLE (
     payload jsonb, etag text, data_as_of timestamptz, expires_at timestamptz,
     error_cooldown_until timestamptz, last_error_at timestamptz, last_error_message text
-"""
-_SET_TENANT = """
+)
+LANGUAGE plpgsql SECURITY INVOKER AS $$
+-- {about}
+#variable_conflict use_column
+DECLARE
+    previous text := current_setting('app.current_tenant_id', true);
+BEGIN
     PERFORM set_config('app.current_tenant_id', p_tenant::text, true);
     IF p_async_commit THEN
         PERFORM set_config('synchronous_commit', 'off', true);
     END IF;
-"""
-_RETURNING = """
+    INSERT INTO revenue_cache_entries AS e (
+        tenant_id, cache_key, payload, data_as_of, expires_at, error_cooldown_until,
+        last_error_at, last_error_message, etag, created_at, updated_at
+    ) VALUES ({values})
+    ON CONFLICT (tenant_id, cache_key) DO UPDATE SET {on_conflict}
     RETURNING e.payload, e.etag, e.data_as_of, e.expires_at, e.error_cooldown_until, e.last_error_at,
               e.last_error_message
     INTO payload, etag, data_as_of, expires_at, error_cooldown_until, last_error_at, last_error_message;
     PERFORM set_config('app.current_tenant_id', coalesce(previous, ''), true);
     RETURN NEXT;
-"""
-
-STORE_SNAPSHOT = f"""
-CREATE FUNCTION revenue_entry_store_snapshot(
-    p_tenant uuid, p_cache_key text, p_payload jsonb, p_data_as_of timestamptz, p_expires_at timestamptz,
-    p_error_at timestamptz, p_error text, p_etag text, p_now timestamptz, p_async_commit boolean
-)
-RETURNS TABLE ({_ENTRY_COLUMNS})
-LANGUAGE plpgsql SECURITY INVOKER AS $$
--- A successful (or partial) refresh: new payload, fresh until p_expires_at, cooldown
--- cleared; p_error describes the failed sources of a partial one.
-#variable_conflict use_column
-DECLARE
-    previous text := current_setting('app.current_tenant_id', true);
-BEGIN
-    {_SET_TENANT}
-    INSERT INTO revenue_cache_entries AS e (
-        tenant_id, cache_key, payload, data_as_of, expires_at, error_cooldown_until,
-        last_error_at, last_error_message, etag, created_at, updated_at
-    ) VALUES (p_tenant, p_cache_key, p_payload, p_data_as_of, p_expires_at, NULL,
-              p_error_at, p_error, p_etag, p_now, p_now)
-    ON CONFLICT (tenant_id, cache_key) DO UPDATE SET
-        payload = EXCLUDED.payload, data_as_of = EXCLUDED.data_as_of, expires_at = EXCLUDED.expires_at,
-        error_cooldown_until = NULL,
-        last_error_at = COALESCE(EXCLUDED.last_error_at, e.last_error_at),
-        last_error_message = EXCLUDED.last_error_message,
-        etag = EXCLUDED.etag, updated_at = EXCLUDED.updated_at
-    {_RETURNING}
 END
 $$
 """
 
-STORE_FAILURE = f"""
-CREATE FUNCTION revenue_entry_store_failure(
-    p_tenant uuid, p_cache_key text, p_now timestamptz, p_until timestamptz, p_error text, p_async_commit boolean
+
+STORE_SNAPSHOT = _entry_write(
+    "revenue_entry_store_snapshot(p_tenant uuid, p_cache_key text, p_payload jsonb, p_data_as_of timestamptz,"
+    " p_expires_at timestamptz, p_error_at timestamptz, p_error text, p_etag text, p_now timestamptz,"
+    " p_async_commit boolean)",
+    "A successful (or partial) refresh: new payload, fresh until p_expires_at, cooldown cleared;"
+    " p_error describes the failed sources of a partial one.",
+    "p_tenant, p_cache_key, p_payload, p_data_as_of, p_expires_at, NULL, p_error_at, p_error, p_etag, p_now, p_now",
+    "payload = EXCLUDED.payload, data_as_of = EXCLUDED.data_as_of, expires_at = EXCLUDED.expires_at,"
+    " error_cooldown_until = NULL, last_error_at = COALESCE(EXCLUDED.last_error_at, e.last_error_at),"
+    " last_error_message = EXCLUDED.last_error_message, etag = EXCLUDED.etag, updated_at = EXCLUDED.updated_at",
 )
-RETURNS TABLE ({_ENTRY_COLUMNS})
-LANGUAGE plpgsql SECURITY INVOKER AS $$
--- A refresh where nothing succeeded: the last good payload and its data_as_of stay; the
--- entry cools down until p_until.
-#variable_conflict use_column
-DECLARE
-    previous text := current_setting('app.current_tenant_id', true);
-BEGIN
-    {_SET_TENANT}
-    INSERT INTO revenue_cache_entries AS e (
-        tenant_id, cache_key, payload, data_as_of, expires_at, error_cooldown_until,
-        last_error_at, last_error_message, etag, created_at, updated_at
-    ) VALUES (p_tenant, p_cache_key, NULL, NULL, p_now, p_until, p_now, p_error, NULL, p_now, p_now)
-    ON CONFLICT (tenant_id, cache_key) DO UPDATE SET
-        error_cooldown_until = EXCLUDED.error_cooldown_until, last_error_at = EXCLUDED.last_error_at,
-        last_error_message = EXCLUDED.last_error_message, updated_at = EXCLUDED.updated_at
-    {_RETURNING}
-END
-$$
-"""
+
+STORE_FAILURE = _entry_write(
+    "revenue_entry_store_failure(p_tenant uuid, p_cache_key text, p_now timestamptz, p_until timestamptz,"
+    " p_error text, p_async_commit boolean)",
+    "A refresh where nothing succeeded: the last good payload and its data_as_of stay; the entry"
+    " cools down until p_until.",
+    "p_tenant, p_cache_key, NULL, NULL, p_now, p_until, p_now, p_error, NULL, p_now, p_now",
+    "error_cooldown_until = EXCLUDED.error_cooldown_until, last_error_at = EXCLUDED.last_error_at,"
+    " last_error_message = EXCLUDED.last_error_message, updated_at = EXCLUDED.updated_at",
+)
 
 
 class Migration(migrations.Migration):
