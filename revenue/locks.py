@@ -2,7 +2,8 @@
 
 The leader holds a *session-level* exclusive lock while it calls the platforms, outside
 any transaction; PostgreSQL releases it if the process dies (the connection closes), so
-a killed refresher leaves nothing behind. Followers wait for it with a *shared*
+a killed refresher leaves nothing behind. (The cron's refresh takes it inside its read
+statement, `revenue_refresh_read`, to save a round trip.) Followers wait for it with a *shared*
 transaction-level lock under `lock_timeout`: they are woken by the release itself, all at
 once, instead of polling.
 """
@@ -46,6 +47,19 @@ def lock_release(key: int, *, using: str = DEFAULT_DB_ALIAS) -> None:
         raise
     if not released:
         logger.warning("advisory_lock_not_held", extra={"event": "advisory_lock_not_held"})
+
+
+def lock_release_after_failure(key: int, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """After a statement that may have taken `key` failed (see `refresh_inputs_read`):
+    release the lock if this session holds it, or close the session, which releases it
+    server-side, when it cannot be used. Never raises: the caller re-raises the failure."""
+    connection = connections[using]
+    try:
+        with connection.cursor() as cursor:
+            # False (and a server-side warning) when the failure came before the lock.
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+    except Exception:  # noqa: BLE001 - the session is unusable; closing it releases the lock
+        connection.close()
 
 
 @contextmanager

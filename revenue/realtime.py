@@ -24,9 +24,21 @@ from django.dispatch import receiver
 
 from connections.selectors import CredentialBatchUndecryptable, connection_list_active, credentials_one_by_one
 from revenue import clock
-from revenue.locks import advisory_key, lock_held, lock_wait_released
+from revenue.locks import (
+    advisory_key,
+    lock_held,
+    lock_release,
+    lock_release_after_failure,
+    lock_wait_released,
+)
 from revenue.observability import cooldown_entered, refresh_observed
-from revenue.selectors import CacheEntryState, cache_entry_get, refresh_inputs_read, tenant_with_entry_read
+from revenue.selectors import (
+    CacheEntryState,
+    RefreshInputs,
+    cache_entry_get,
+    refresh_inputs_read,
+    tenant_with_entry_read,
+)
 from revenue.services import cache_entry_store_failure, cache_entry_store_snapshot
 from revenue.snapshot import Figures, Snapshot, SourceState, day_window
 from revenue.sources import SourceOutcome, retry_not_before, sources_fetch
@@ -102,7 +114,9 @@ def revenue_get(tenant_id: uuid.UUID, *, correlation_id: str) -> RevenueRead:
     key = tenant_lock_key(tenant_id)
     with lock_held(key) as leader:
         if leader:
-            result = _refresh_locked(tenant_id, correlation_id=correlation_id, ahead_seconds=0, force=False)
+            result = _refresh_locked(
+                tenant_id, _inputs_read(tenant_id), correlation_id=correlation_id, ahead_seconds=0, force=False
+            )
             if result.outcome == "missing_tenant":
                 raise TenantNotFound(str(tenant_id))
             return _served(tenant_id, result.entry, clock.now(), "leader")
@@ -132,24 +146,51 @@ def revenue_refresh(
     tenant_id: uuid.UUID, *, correlation_id: str, ahead_seconds: float = 0, force: bool = False
 ) -> RefreshResult:
     """The leader path for one tenant, as the cron and the admin run it: skip when
-    another process holds the tenant's lock (never wait for it)."""
-    with lock_held(tenant_lock_key(tenant_id)) as leader:
-        if not leader:
-            return RefreshResult(tenant_id, "locked")
-        return _refresh_locked(tenant_id, correlation_id=correlation_id, ahead_seconds=ahead_seconds, force=force)
+    another process holds the tenant's lock (never wait for it). The lock is tried by the
+    refresh's read itself, in the same round trip."""
+    key = tenant_lock_key(tenant_id)
+    undecryptable = False
+    try:
+        inputs = refresh_inputs_read(tenant_id, lock_key=key)
+    except CredentialBatchUndecryptable:
+        inputs, undecryptable = None, True  # the lock is held: credentials are decrypted after it
+    except BaseException:
+        lock_release_after_failure(key)  # the statement may have taken the lock before failing
+        raise
+    if inputs is None and not undecryptable:
+        return RefreshResult(tenant_id, "locked")
+    try:
+        if inputs is None:
+            inputs = _inputs_one_by_one(tenant_id)
+        return _refresh_locked(
+            tenant_id, inputs, correlation_id=correlation_id, ahead_seconds=ahead_seconds, force=force
+        )
+    finally:
+        lock_release(key)
 
 
-def _refresh_locked(tenant_id: uuid.UUID, *, correlation_id: str, ahead_seconds: float, force: bool) -> RefreshResult:
+def _inputs_read(tenant_id: uuid.UUID) -> RefreshInputs:
+    """Under the tenant's lock: the one-statement read, or the slower one when a credential
+    does not decrypt."""
+    try:
+        return refresh_inputs_read(tenant_id)
+    except CredentialBatchUndecryptable:
+        return _inputs_one_by_one(tenant_id)
+
+
+def _inputs_one_by_one(tenant_id: uuid.UUID) -> RefreshInputs:
+    """One ciphertext does not decrypt: read the credentials one by one to tell which."""
+    with tenant_context(tenant_id):
+        tenant, entry = tenant_with_entry_read(tenant_id)
+        return RefreshInputs(tenant, entry, credentials_one_by_one(connection_list_active()))
+
+
+def _refresh_locked(
+    tenant_id: uuid.UUID, inputs: RefreshInputs, *, correlation_id: str, ahead_seconds: float, force: bool
+) -> RefreshResult:
     now = clock.now()
     started = time.monotonic()
-    try:
-        inputs = refresh_inputs_read(tenant_id)
-        tenant, entry, connections = inputs.tenant, inputs.entry, inputs.connections
-    except CredentialBatchUndecryptable:
-        # One ciphertext does not decrypt: read the credentials one by one to tell which.
-        with tenant_context(tenant_id):
-            tenant, entry = tenant_with_entry_read(tenant_id)
-            connections = credentials_one_by_one(connection_list_active())
+    tenant, entry, connections = inputs.tenant, inputs.entry, inputs.connections
     if tenant is None:
         return RefreshResult(tenant_id, "missing_tenant")
     if not force and entry is not None and not entry.is_due(now, ahead_seconds=ahead_seconds):

@@ -93,22 +93,31 @@ _TENANT_WIDTH = len(Tenant._meta.concrete_fields)
 _ENTRY_END = _TENANT_WIDTH + 1 + len(_FIELDS)
 
 
-def refresh_inputs_read(tenant_id: uuid.UUID) -> RefreshInputs:
+def refresh_inputs_read(tenant_id: uuid.UUID, *, lock_key: int | None = None) -> RefreshInputs | None:
     """The tenant, its entry and its connections with their credentials, in one statement
     that sets the tenant itself (`revenue_refresh_read`, revenue/migrations/0003): a refresh
     reads them every time (credentials too, even when the entry then proves not due: the
     rare tenant another refresher just did costs less than a second statement for all the
-    others). Raises CredentialBatchUndecryptable when a ciphertext does not
-    decrypt (then read them with `tenant_with_entry_read` and `credentials_one_by_one`)."""
+    others). Raises CredentialBatchUndecryptable when a ciphertext does not decrypt (then
+    read them with `tenant_with_entry_read` and `credentials_one_by_one`).
+
+    With `lock_key` the statement first tries that session-level advisory lock (as
+    `revenue.locks.lock_try` would, in the same round trip): None when another session
+    holds it. Otherwise the lock is held when this returns, and also when it raises
+    CredentialBatchUndecryptable (credentials are decrypted after the lock is taken);
+    the caller releases it."""
     key_ids, secrets = key_ring_arrays()
     with savepoint_if_nested(), batch_decryption(), connection.cursor() as cursor:
         cursor.execute(
-            "SELECT * FROM revenue_refresh_read(%s, %s, %s, %s)", [tenant_id, REALTIME_CACHE_KEY, key_ids, secrets]
+            "SELECT * FROM revenue_refresh_read(%s, %s, %s, %s, %s)",
+            [tenant_id, REALTIME_CACHE_KEY, key_ids, secrets, lock_key],
         )
         rows = cursor.fetchall()
     if not rows:
         return RefreshInputs(None, None, [])
     first = rows[0]
+    if first[0] is None:
+        return None  # another session holds the lock
     tenant = model_from_row(Tenant, first[:_TENANT_WIDTH], using=connection.alias)
     entry = entry_state(first[_TENANT_WIDTH + 1 : _ENTRY_END]) if first[_TENANT_WIDTH] else None
     return RefreshInputs(

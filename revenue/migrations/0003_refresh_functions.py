@@ -1,7 +1,8 @@
 """The refresh's read and its write, each one statement (DESIGN.md §4, §7).
 
 A refresh used to take two transactions of several statements each (begin, the tenant
-setting, the reads or the write, commit). Each function below sets the tenant itself,
+setting, the reads or the write, commit) between taking and releasing the tenant's
+advisory lock. The read also takes that lock now. Each function below sets the tenant itself,
 transaction-local, and runs its statements as the caller (SECURITY INVOKER: row-level
 security applies to the runtime role exactly as before). Called outside a transaction the
 statement is its own transaction, so the setting ends with it; called inside one, the
@@ -16,7 +17,9 @@ from django.db import migrations
 from skeldir.db_operations import runtime_function
 
 REFRESH_READ = """
-CREATE FUNCTION revenue_refresh_read(p_tenant uuid, p_cache_key text, p_key_ids text[], p_secrets text[])
+CREATE FUNCTION revenue_refresh_read(
+    p_tenant uuid, p_cache_key text, p_key_ids text[], p_secrets text[], p_lock_key bigint
+)
 RETURNS TABLE (
     t_id uuid, t_name text, t_reporting_currency character(3), t_timezone text, t_created_at timestamptz,
     e_found boolean, e_payload jsonb, e_etag text, e_data_as_of timestamptz, e_expires_at timestamptz,
@@ -31,10 +34,16 @@ LANGUAGE plpgsql SECURITY INVOKER AS $$
 -- The first row is the tenant with its cache entry; each further row one connection the
 -- refresh reports (active, or disabled with its credential revoked) with its credential,
 -- decrypted unless revoked or its key id is unknown. No row: no such tenant.
+-- With p_lock_key, the tenant's session-level advisory lock is tried first, in the same
+-- round trip: one row of nulls when another session holds it, and nothing else is read.
 #variable_conflict use_column
 DECLARE
     previous text := current_setting('app.current_tenant_id', true);
 BEGIN
+    IF p_lock_key IS NOT NULL AND NOT pg_try_advisory_lock(p_lock_key) THEN
+        RETURN NEXT;
+        RETURN;
+    END IF;
     PERFORM set_config('app.current_tenant_id', p_tenant::text, true);
     RETURN QUERY
         SELECT t.id, t.name, t.reporting_currency, t.timezone, t.created_at,
@@ -138,7 +147,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        runtime_function(REFRESH_READ, "revenue_refresh_read(uuid, text, text[], text[])"),
+        runtime_function(REFRESH_READ, "revenue_refresh_read(uuid, text, text[], text[], bigint)"),
         runtime_function(
             STORE_SNAPSHOT,
             "revenue_entry_store_snapshot(uuid, text, jsonb, timestamptz, timestamptz, timestamptz, text, text,"

@@ -46,7 +46,9 @@ def _snapshot(tenant_id: uuid.UUID) -> Snapshot:
 @pytest.mark.django_db
 def test_the_read_functions_columns_follow_the_models():
     with connection.cursor() as cursor:
-        cursor.execute("SELECT * FROM revenue_refresh_read(%s, %s, '{}', '{}')", [uuid.uuid4(), REALTIME_CACHE_KEY])
+        cursor.execute(
+            "SELECT * FROM revenue_refresh_read(%s, %s, '{}', '{}', NULL)", [uuid.uuid4(), REALTIME_CACHE_KEY]
+        )
         names = [column.name for column in cursor.description]
     credential = ["id", "key_id", "expires_at", "next_refresh_due_at", "lifecycle_status", "refresh_failure_count"]
     assert names == [
@@ -175,3 +177,68 @@ def test_only_the_runtime_role_and_the_owner_may_execute_the_functions(settings)
         assert not security_definer, name  # runs as the caller: row-level security applies
         assert not [entry for entry in acl if entry.startswith("=")], (name, acl)  # nothing for PUBLIC
         assert any(entry.startswith(f"{settings.DATABASE_RUNTIME_ROLE}=X") for entry in acl), (name, acl)
+
+
+def test_a_refresh_takes_the_lock_in_its_read_and_reads_nothing_while_another_session_holds_it(committed_db, platforms):
+    from django.db import connections
+
+    from revenue.realtime import revenue_refresh, tenant_lock_key
+    from tests.stubs import Behaviour, held_advisory_locks, stripe_list
+
+    tenant = make_tenant()
+    make_connection(tenant, "stripe", "acct_1", access_token="sk_one")
+    platforms.stripe.set("sk_one", Behaviour(body=stripe_list(100)))
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [tenant_lock_key(tenant.id)])
+        assert refresh_inputs_read(tenant.id, lock_key=tenant_lock_key(tenant.id)) is None
+        assert revenue_refresh(tenant.id, correlation_id="cid").outcome == "locked"
+        assert platforms.stripe.total == 0
+    finally:
+        other.close()
+    assert held_advisory_locks() == 0
+
+    assert revenue_refresh(tenant.id, correlation_id="cid").outcome == "refreshed"
+    assert held_advisory_locks() == 0  # taken by the read, released after the write
+
+
+def test_a_read_that_fails_after_taking_the_lock_still_releases_it(committed_db, settings, platforms):
+    from revenue.realtime import revenue_refresh
+    from tests.connections.test_credentials import ring
+    from tests.stubs import Behaviour, held_advisory_locks, stripe_list
+
+    tenant = make_tenant()
+    make_connection(tenant, "stripe", "acct_1", access_token="sk_one")
+    platforms.stripe.set("sk_one", Behaviour(body=stripe_list(100)))
+    # The credential's key id keeps its name but not its secret: the batch read takes the
+    # lock, then fails to decrypt; the refresh reads one by one under that lock.
+    settings.CREDENTIAL_ENCRYPTION_KEYS = ring("test-k1", **{"test-k1": "not-the-right-secret-0123456789abcdef"})
+    result = revenue_refresh(tenant.id, correlation_id="cid")
+    assert result.outcome == "failed" and "cannot be decrypted" in result.entry.last_error_message
+    assert held_advisory_locks() == 0
+
+
+def test_a_read_that_loses_its_connection_raises_that_error_and_leaves_no_lock(committed_db):
+    from django.db import OperationalError, connections
+
+    from revenue.realtime import revenue_refresh
+    from tests.stubs import held_advisory_locks
+
+    tenant = make_tenant()
+    make_connection(tenant, "stripe", "acct_1", access_token="sk_one")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    other = connections.create_connection("default")  # the same role may end its own sessions
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        other.close()
+    # The release after the failure finds the session gone and closes it quietly: what
+    # reaches the caller is the read's own error.
+    with pytest.raises(OperationalError):
+        revenue_refresh(tenant.id, correlation_id="cid")
+    connection.close()
+    assert held_advisory_locks() == 0
