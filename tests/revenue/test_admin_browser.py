@@ -60,7 +60,8 @@ def test_an_operator_filters_to_cooling_down_entries_and_clears_their_cooldown(
     tmp_path,
 ):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     browser.get(f"{live_url}/admin/login/?next=/admin/revenue/revenuecacheentry/")
     browser.find_element(By.ID, "id_username").send_keys(staff_user.username)
@@ -72,7 +73,11 @@ def test_an_operator_filters_to_cooling_down_entries_and_clears_their_cooldown(
     header = browser.execute_script("return getComputedStyle(document.getElementById('header')).backgroundColor")
     assert header not in ("", "rgba(0, 0, 0, 0)")  # the admin's stylesheet was served
 
+    # The filtered list replaces this page: wait for that before reading rows, or a busy
+    # machine lets the old page's five rows (or their stale elements) be read.
+    listed = browser.find_element(By.ID, "result_list")
     browser.find_element(By.LINK_TEXT, "cooling down").click()
+    WebDriverWait(browser, 10).until(staleness_of(listed))
     rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
     names = sorted(row.find_element(By.CSS_SELECTOR, "th.field-tenant_name").text for row in rows)
     assert names == ["Bravo", "Charlie"]
@@ -81,7 +86,9 @@ def test_an_operator_filters_to_cooling_down_entries_and_clears_their_cooldown(
 
     browser.find_element(By.ID, "action-toggle").click()
     Select(browser.find_element(By.NAME, "action")).select_by_value("clear_cooldown")
+    listed = browser.find_element(By.ID, "result_list")
     browser.find_element(By.CSS_SELECTOR, "button[name=index]").click()
+    WebDriverWait(browser, 10).until(staleness_of(listed))
 
     message = browser.find_element(By.CSS_SELECTOR, "ul.messagelist li.success").text
     assert message.startswith("Cleared the cooldown of 2 tenant(s): ")

@@ -195,9 +195,11 @@ def test_a_refresh_takes_the_lock_in_its_read_and_reads_nothing_while_another_se
         assert refresh_inputs_read(tenant.id, lock_key=tenant_lock_key(tenant.id)) is None
         assert revenue_refresh(tenant.id, correlation_id="cid").outcome == "locked"
         assert platforms.stripe.total == 0
+        assert held_advisory_locks() == 1  # the other session's, and only that
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [tenant_lock_key(tenant.id)])
     finally:
         other.close()
-    assert held_advisory_locks() == 0
 
     assert revenue_refresh(tenant.id, correlation_id="cid").outcome == "refreshed"
     assert held_advisory_locks() == 0  # taken by the read, released after the write
