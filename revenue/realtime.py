@@ -114,8 +114,14 @@ def revenue_get(tenant_id: uuid.UUID, *, correlation_id: str) -> RevenueRead:
     key = tenant_lock_key(tenant_id)
     with lock_held(key) as leader:
         if leader:
+            started = time.monotonic()
             result = _refresh_locked(
-                tenant_id, _inputs_read(tenant_id), correlation_id=correlation_id, ahead_seconds=0, force=False
+                tenant_id,
+                _inputs_read(tenant_id),
+                started=started,
+                correlation_id=correlation_id,
+                ahead_seconds=0,
+                force=False,
             )
             if result.outcome == "missing_tenant":
                 raise TenantNotFound(str(tenant_id))
@@ -150,6 +156,7 @@ def revenue_refresh(
     refresh's read itself, in the same round trip."""
     key = tenant_lock_key(tenant_id)
     undecryptable = False
+    started = time.monotonic()
     try:
         inputs = refresh_inputs_read(tenant_id, lock_key=key)
     except CredentialBatchUndecryptable:
@@ -163,7 +170,12 @@ def revenue_refresh(
         if inputs is None:
             inputs = _inputs_one_by_one(tenant_id)
         return _refresh_locked(
-            tenant_id, inputs, correlation_id=correlation_id, ahead_seconds=ahead_seconds, force=force
+            tenant_id,
+            inputs,
+            started=started,
+            correlation_id=correlation_id,
+            ahead_seconds=ahead_seconds,
+            force=force,
         )
     finally:
         lock_release(key)
@@ -186,10 +198,17 @@ def _inputs_one_by_one(tenant_id: uuid.UUID) -> RefreshInputs:
 
 
 def _refresh_locked(
-    tenant_id: uuid.UUID, inputs: RefreshInputs, *, correlation_id: str, ahead_seconds: float, force: bool
+    tenant_id: uuid.UUID,
+    inputs: RefreshInputs,
+    *,
+    started: float,
+    correlation_id: str,
+    ahead_seconds: float,
+    force: bool,
 ) -> RefreshResult:
+    """The refresh once the lock is held and its inputs read (`started`: when that read
+    began, so the reported duration includes it)."""
     now = clock.now()
-    started = time.monotonic()
     tenant, entry, connections = inputs.tenant, inputs.entry, inputs.connections
     if tenant is None:
         return RefreshResult(tenant_id, "missing_tenant")
