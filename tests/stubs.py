@@ -170,6 +170,20 @@ def held_advisory_locks() -> int:
         return cursor.fetchone()[0]
 
 
+def terminate_server_session() -> None:
+    """End the server side of the default connection, as a crash or a network cut would:
+    its next statement fails. (The runtime role may end its own sessions.)"""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        other.close()
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     """Block until `condition()` holds (a synchronisation point, not a timing assertion)."""
     deadline = time.monotonic() + timeout

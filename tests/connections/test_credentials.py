@@ -277,22 +277,15 @@ def test_the_runtime_connection_sends_values_apart_from_the_statement_text():
 
 
 def test_a_lost_connection_during_the_credentials_read_is_not_taken_for_a_bad_key(committed_db):
-    from django.db import OperationalError, connections
+    from django.db import OperationalError
 
     from connections.selectors import CredentialBatchUndecryptable
     from revenue.selectors import refresh_inputs_read
+    from tests.stubs import terminate_server_session
 
     tenant = make_tenant()
     make_connection(tenant, "stripe", "acct_1", access_token="tok-one")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    other = connections.create_connection("default")  # the same role may end its own sessions
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-    finally:
-        other.close()
+    terminate_server_session()
     with pytest.raises(OperationalError) as info:
         refresh_inputs_read(tenant.id)
     assert not isinstance(info.value, CredentialBatchUndecryptable)

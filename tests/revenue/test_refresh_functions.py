@@ -222,22 +222,14 @@ def test_a_read_that_fails_after_taking_the_lock_still_releases_it(committed_db,
 
 
 def test_a_read_that_loses_its_connection_raises_that_error_and_leaves_no_lock(committed_db):
-    from django.db import OperationalError, connections
+    from django.db import OperationalError
 
     from revenue.realtime import revenue_refresh
-    from tests.stubs import held_advisory_locks
+    from tests.stubs import held_advisory_locks, terminate_server_session
 
     tenant = make_tenant()
     make_connection(tenant, "stripe", "acct_1", access_token="sk_one")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    other = connections.create_connection("default")  # the same role may end its own sessions
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-    finally:
-        other.close()
+    terminate_server_session()
     # The release after the failure finds the session gone and closes it quietly: what
     # reaches the caller is the read's own error.
     with pytest.raises(OperationalError):
