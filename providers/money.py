@@ -7,6 +7,7 @@ own table (list one, maintained by SIX); nothing here is typed from memory.
 from __future__ import annotations
 
 import functools
+import re
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 from iso4217 import Currency
@@ -49,6 +50,12 @@ def decimal_to_minor(amount: object, currency: str, *, exact: bool = True) -> in
     """
     if isinstance(amount, bool) or isinstance(amount, float):
         raise ProviderBadResponse(f"amount {amount!r} is not an exact decimal")
+    plain = _plain_to_minor(amount, currency_exponent(currency))
+    return plain if plain is not None else _decimal_to_minor(amount, currency, exact=exact)
+
+
+def _decimal_to_minor(amount: object, currency: str, *, exact: bool) -> int:
+    """The general conversion, through Decimal (any form Decimal accepts, and rounding)."""
     try:
         value = Decimal(str(amount).strip())
     except (InvalidOperation, ValueError):
@@ -60,6 +67,28 @@ def decimal_to_minor(amount: object, currency: str, *, exact: bool = True) -> in
     if exact and minor != rounded:
         raise ProviderBadResponse(f"amount {amount!r} has more decimals than {currency} allows")
     return int(rounded)
+
+
+# "12", "-3.10", "1200.0": what platforms send almost always, converted with integers.
+_PLAIN_DECIMAL = re.compile(r"(-?)([0-9]+)(?:\.([0-9]*))?")
+
+
+def _plain_to_minor(amount: object, exponent: int) -> int | None:
+    """The common cases without Decimal (a page has hundreds of amounts): an int, or a
+    plain ASCII decimal string with no more significant decimals than the currency has.
+    None for anything else, which takes the exact Decimal path."""
+    if type(amount) is int:
+        return amount * 10**exponent
+    if type(amount) is not str:
+        return None
+    match = _PLAIN_DECIMAL.fullmatch(amount.strip())
+    if match is None:
+        return None
+    sign, whole, fraction = match[1], match[2], (match[3] or "").rstrip("0")
+    if len(fraction) > exponent:
+        return None  # more decimals than the currency has: the Decimal path decides
+    minor = int(whole) * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
+    return -minor if sign else minor
 
 
 def micros_to_minor(micros: object, currency: str) -> int:

@@ -5,9 +5,19 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from providers.errors import ProviderBadResponse
-from providers.money import add_amount, currency_exponent, decimal_to_minor, micros_to_minor, normalise_currency
+from providers.money import (
+    _decimal_to_minor,
+    _plain_to_minor,
+    add_amount,
+    currency_exponent,
+    decimal_to_minor,
+    micros_to_minor,
+    normalise_currency,
+)
 
 
 @pytest.mark.parametrize(("code", "exponent"), [("USD", 2), ("jpy", 0), ("KWD", 3), ("ISK", 0), ("CLF", 4)])
@@ -112,3 +122,25 @@ def test_add_amount_keeps_currencies_apart() -> None:
     add_amount(amounts, "EUR", 5)
     add_amount(amounts, "USD", 1)
     assert amounts == {"USD": 101, "EUR": 5}
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    sign=st.sampled_from(["", "-"]),
+    whole=st.text("0123456789", min_size=1, max_size=30),
+    fraction=st.none() | st.text("0123456789", max_size=6),
+    pad=st.sampled_from(["", " ", "\t"]),
+    currency=st.sampled_from(["USD", "JPY", "KWD", "CLF"]),
+)
+def test_the_integer_fast_path_agrees_with_the_decimal_conversion(sign, whole, fraction, pad, currency) -> None:
+    amount = f"{pad}{sign}{whole}{'' if fraction is None else '.' + fraction}{pad}"
+    fast = _plain_to_minor(amount, currency_exponent(currency))
+    try:
+        exact = _decimal_to_minor(amount, currency, exact=True)
+    except ProviderBadResponse:
+        assert fast is None  # too many decimals: left to the Decimal path, which refuses it
+        return
+    assert fast == exact
+    assert _plain_to_minor(int(Decimal(amount)), currency_exponent(currency)) == (
+        _decimal_to_minor(int(Decimal(amount)), currency, exact=True)
+    )
