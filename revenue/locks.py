@@ -2,8 +2,8 @@
 
 The leader holds a *session-level* exclusive lock while it calls the platforms, outside
 any transaction; PostgreSQL releases it if the process dies (the connection closes), so
-a killed refresher leaves nothing behind. (The cron's refresh takes it inside its read
-statement, `revenue_refresh_read`, to save a round trip.) Followers wait for it with a *shared*
+a killed refresher leaves nothing behind. (A refresh takes it inside its read statement,
+`revenue_refresh_read`, to save a round trip.) Followers wait for it with a *shared*
 transaction-level lock under `lock_timeout`: they are woken by the release itself, all at
 once, instead of polling.
 """
@@ -13,8 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
 
@@ -60,17 +58,6 @@ def lock_release_after_failure(key: int, *, using: str = DEFAULT_DB_ALIAS) -> No
             cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
     except Exception:  # noqa: BLE001 - the session is unusable; closing it releases the lock
         connection.close()
-
-
-@contextmanager
-def lock_held(key: int, *, using: str = DEFAULT_DB_ALIAS) -> Iterator[bool]:
-    """Try the lock without waiting; yield whether we hold it, release it on every path."""
-    acquired = lock_try(key, using=using)
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            lock_release(key, using=using)
 
 
 def lock_wait_released(key: int, timeout: float, *, using: str = DEFAULT_DB_ALIAS) -> bool:

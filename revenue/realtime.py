@@ -24,13 +24,7 @@ from django.dispatch import receiver
 
 from connections.selectors import CredentialBatchUndecryptable, connection_list_active, credentials_one_by_one
 from revenue import clock
-from revenue.locks import (
-    advisory_key,
-    lock_held,
-    lock_release,
-    lock_release_after_failure,
-    lock_wait_released,
-)
+from revenue.locks import advisory_key, lock_release, lock_release_after_failure, lock_wait_released
 from revenue.observability import cooldown_entered, refresh_observed
 from revenue.selectors import (
     CacheEntryState,
@@ -111,24 +105,14 @@ def revenue_get(tenant_id: uuid.UUID, *, correlation_id: str) -> RevenueRead:
     if entry is not None and entry.is_cooling(now):
         return _cooling(entry, now)
 
-    key = tenant_lock_key(tenant_id)
-    with lock_held(key) as leader:
-        if leader:
-            started = time.monotonic()
-            result = _refresh_locked(
-                tenant_id,
-                _inputs_read(tenant_id),
-                started=started,
-                correlation_id=correlation_id,
-                ahead_seconds=0,
-                force=False,
-            )
-            if result.outcome == "missing_tenant":
-                raise TenantNotFound(str(tenant_id))
-            return _served(tenant_id, result.entry, clock.now(), "leader")
+    result = revenue_refresh(tenant_id, correlation_id=correlation_id)
+    if result.outcome == "missing_tenant":
+        raise TenantNotFound(str(tenant_id))
+    if result.outcome != "locked":
+        return _served(tenant_id, result.entry, clock.now(), "leader")
 
     # Follower: woken by the leader's release, not by polling.
-    if not lock_wait_released(key, settings.REVENUE_SINGLEFLIGHT_WAIT_SECONDS):
+    if not lock_wait_released(tenant_lock_key(tenant_id), settings.REVENUE_SINGLEFLIGHT_WAIT_SECONDS):
         raise RevenueUnavailable("refresh_timeout", 1)
     return _served(tenant_id, cache_entry_get(tenant_id), clock.now(), "follower")
 
@@ -151,9 +135,9 @@ def _cooling(entry: CacheEntryState, now: datetime) -> RevenueRead:
 def revenue_refresh(
     tenant_id: uuid.UUID, *, correlation_id: str, ahead_seconds: float = 0, force: bool = False
 ) -> RefreshResult:
-    """The leader path for one tenant, as the cron and the admin run it: skip when
-    another process holds the tenant's lock (never wait for it). The lock is tried by the
-    refresh's read itself, in the same round trip."""
+    """The leader path for one tenant, as the cron, the admin and the API's read-through
+    run it: skip when another process holds the tenant's lock (never wait for it). The
+    lock is tried by the refresh's read itself, in the same round trip."""
     key = tenant_lock_key(tenant_id)
     undecryptable = False
     started = time.monotonic()
@@ -179,15 +163,6 @@ def revenue_refresh(
         )
     finally:
         lock_release(key)
-
-
-def _inputs_read(tenant_id: uuid.UUID) -> RefreshInputs:
-    """Under the tenant's lock: the one-statement read, or the slower one when a credential
-    does not decrypt."""
-    try:
-        return refresh_inputs_read(tenant_id)
-    except CredentialBatchUndecryptable:
-        return _inputs_one_by_one(tenant_id)
 
 
 def _inputs_one_by_one(tenant_id: uuid.UUID) -> RefreshInputs:

@@ -131,7 +131,7 @@ class WooCommerce(Platform):
         )
 
 
-def _order(event: Event, now: datetime, fields: tuple[str, ...] | None = None) -> Encoded:
+def _order(event: Event, now: datetime, fields: tuple[str, ...] | None) -> Encoded:
     # An order changes when it is placed, when its payment settles five minutes later
     # and, for some, when it is completed two hours after: it renders as of the last of
     # those it has reached, so each of its few renderings is built and encoded once.
