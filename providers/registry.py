@@ -8,6 +8,7 @@ Adding a platform is adding a module and a settings entry; nothing registers its
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +27,10 @@ class UnknownProvider(LookupError):
 def provider_registry() -> dict[str, RevenueProvider]:
     """Instantiate every adapter named in settings.REVENUE_PROVIDERS, keyed by platform."""
     return {key: _build(key, conf) for key, conf in settings.REVENUE_PROVIDERS.items()}
+
+
+# A forked process builds its own adapters: their connection pools' sockets stay with the parent.
+os.register_at_fork(after_in_child=provider_registry.cache_clear)
 
 
 def provider_get(key: str) -> RevenueProvider:

@@ -4,6 +4,10 @@ Several copies may run at once, on several machines: each tenant is refreshed un
 advisory lock and re-read after taking it, so a tenant another process holds is skipped
 and one it just refreshed is no longer due — each due tenant is refreshed once per cycle.
 Tenant ids are streamed through a bounded queue, so memory does not grow with their number.
+
+A refresher process is bound by its interpreter lock at about one core (parsing platforms'
+answers, building snapshots), so one command splits its cycle over several forked
+processes, each taking its own share of the tenants (`revenue_refresh_due_in_processes`).
 """
 
 from __future__ import annotations
@@ -12,13 +16,18 @@ import concurrent.futures
 import dataclasses
 import json
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
 import queue
+import signal
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
 
 from revenue.realtime import RefreshResult, revenue_refresh
@@ -44,6 +53,12 @@ class RefreshSummary:
     @property
     def due(self) -> int:
         return self.refreshed + self.partial + self.failed + self.errors
+
+    @classmethod
+    def total(cls, parts: list[RefreshSummary]) -> RefreshSummary:
+        """The counters of several processes' shares added up (duration left to the caller)."""
+        fields = [field.name for field in dataclasses.fields(cls) if field.name != "duration_seconds"]
+        return cls(**{name: sum(getattr(part, name) for part in parts) for name in fields})
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +131,145 @@ def revenue_refresh_due(
             thread.join()
         summary.duration_seconds = time.monotonic() - started
     return summary
+
+
+class RefreshProcessFailed(RuntimeError):
+    """A process of a split cycle died or could not run its share. The others finished
+    theirs; `summary` adds up what every process reported (a dead one's tenants in flight
+    lost their locks with its connections and are due again next cycle)."""
+
+    def __init__(self, message: str, summary: RefreshSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+def refresh_processes() -> int:
+    """How many processes a cycle runs in: REVENUE_REFRESH_PROCESSES, or with 0, one per
+    CPU this process may run on."""
+    return settings.REVENUE_REFRESH_PROCESSES or len(os.sched_getaffinity(0))
+
+
+def revenue_refresh_due_in_processes(
+    *,
+    processes: int,
+    shard: tuple[int, int] | None = None,
+    stop: threading.Event | None = None,
+    progress: Callable[[RefreshSummary], None] | None = None,
+    **cycle: Any,
+) -> RefreshSummary:
+    """`revenue_refresh_due` split over `processes` forked processes, each running the cycle
+    on its own share of `shard` (shares of a shard are finer shards, so several commands
+    and `--shard` still divide the tenants the same way; the advisory locks still guard
+    against every other refresher). `stop` stops every process after its tenants in
+    flight; a process whose parent dies stops the same way. Raises RefreshProcessFailed
+    when a process died or failed, after the others finished."""
+    stop = stop or threading.Event()
+    if processes == 1:
+        return revenue_refresh_due(shard=shard, stop=stop, progress=progress, **cycle)
+    started = time.monotonic()
+    connections.close_all()  # a connection must not be shared across a fork: each child opens its own
+    context = multiprocessing.get_context("fork")
+    children: list[tuple[multiprocessing.process.BaseProcess, multiprocessing.connection.Connection]] = []
+    for share in shard_split(shard, processes):
+        reader, writer = context.Pipe(duplex=False)
+        child = context.Process(
+            target=_share_refresh, args=(writer, share, os.getpid(), progress is not None, cycle), name="refresher"
+        )
+        child.start()
+        writer.close()  # the child's end: the reader sees EOF when the child is gone
+        children.append((child, reader))
+
+    reports: dict[int, RefreshSummary] = {}
+    errors: list[str] = []
+    open_readers = {reader: n for n, (_, reader) in enumerate(children)}
+    stopping = False
+    while open_readers:
+        if stop.is_set() and not stopping:
+            stopping = True
+            for child, _ in children:
+                child.terminate()  # SIGTERM: the child stops after its tenants in flight
+        for reader in multiprocessing.connection.wait(list(open_readers), timeout=0.2):
+            try:
+                kind, value = reader.recv()  # type: ignore[union-attr]
+            except EOFError:
+                del open_readers[reader]
+                continue
+            if kind == "error":
+                errors.append(value)
+            else:
+                reports[open_readers[reader]] = value
+                if progress:
+                    progress(RefreshSummary.total(list(reports.values())))
+    for child, reader in children:
+        child.join()
+        reader.close()
+    summary = RefreshSummary.total(list(reports.values()))
+    summary.duration_seconds = time.monotonic() - started
+    died = [_exit_description(child.exitcode) for child, _ in children if child.exitcode]
+    if errors or died:
+        raise RefreshProcessFailed(
+            f"{len(died)} of {processes} refresher processes failed ({'; '.join(errors or died)}); "
+            "the others finished their tenants, the next cycle takes up the rest.",
+            summary,
+        )
+    return summary
+
+
+def shard_split(shard: tuple[int, int] | None, processes: int) -> list[tuple[int, int]]:
+    """Shard k of n split into `processes` shards of n × processes: an id in shard k of n
+    (id % n == k - 1) falls in exactly one of them (id % (n × p) == k - 1 + n × j)."""
+    k, n = shard or (1, 1)
+    return [(k + n * j, n * processes) for j in range(processes)]
+
+
+def _share_refresh(
+    writer: multiprocessing.connection.Connection,
+    share: tuple[int, int],
+    parent_pid: int,
+    report_progress: bool,
+    cycle: dict[str, Any],
+) -> None:
+    """A forked process's part of a split cycle: its share of the tenants, its summary (and,
+    every 0.2 s, its progress) sent to the parent."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    threading.Thread(target=_stop_when_orphaned, args=(parent_pid, stop), daemon=True).start()
+    sent = 0.0
+
+    def report(summary: RefreshSummary) -> None:  # called under the cycle's lock: one sender at a time
+        nonlocal sent
+        if time.monotonic() - sent >= 0.2:
+            writer.send(("progress", dataclasses.replace(summary)))
+            sent = time.monotonic()
+
+    try:
+        summary = revenue_refresh_due(shard=share, stop=stop, progress=report if report_progress else None, **cycle)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the command
+        logger.exception("refresh_process_error", extra={"event": "refresh_process_error"})
+        writer.send(("error", f"{type(exc).__name__}: {_first_line(exc)}"))
+        raise SystemExit(1) from None
+    finally:
+        connections.close_all()
+    writer.send(("done", summary))
+    writer.close()
+
+
+def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
+    """A parent killed outright (SIGKILL, the OOM killer) cannot pass on a stop: its
+    children notice they were re-parented and stop after their tenants in flight."""
+    while not stop.wait(0.5):
+        if os.getppid() != parent_pid:
+            stop.set()
+
+
+def _exit_description(exitcode: int) -> str:
+    return f"killed by signal {-exitcode}" if exitcode < 0 else f"exited {exitcode}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _refresh_one(tenant_id: uuid.UUID, ahead_seconds: float) -> str:

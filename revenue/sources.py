@@ -12,6 +12,7 @@ import concurrent.futures
 import dataclasses
 import functools
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -66,6 +67,10 @@ def _executor() -> concurrent.futures.ThreadPoolExecutor:
     return concurrent.futures.ThreadPoolExecutor(
         max_workers=settings.REVENUE_FETCH_WORKERS, thread_name_prefix="revenue-fetch"
     )
+
+
+# A forked process (a split refresh cycle) inherits the pool but none of its threads.
+os.register_at_fork(after_in_child=_executor.cache_clear)
 
 
 def sources_fetch(

@@ -29,5 +29,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# A cycle run in-process by a test stays in the test's process (its platform stubs and
+# counters live there); tests of several processes ask for them with --processes.
+REVENUE_REFRESH_PROCESSES = 1
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True

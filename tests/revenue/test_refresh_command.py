@@ -10,8 +10,10 @@ import sys
 
 import pytest
 from django.core.management import CommandError, call_command
+from hypothesis import given
+from hypothesis import strategies as st
 
-from revenue.batch import revenue_refresh_due
+from revenue.batch import RefreshSummary, refresh_processes, revenue_refresh_due, shard_split
 from revenue.realtime import revenue_refresh
 from revenue.selectors import cache_entry_get, tenant_shard
 from tests.factories import make_connection, make_tenant
@@ -82,6 +84,7 @@ def test_only_the_given_tenants_and_shards_are_refreshed(committed_db, platforms
         (["--shard", "3/2"], "--shard '3/2' needs 1 <= K <= N"),
         (["--shard", "x"], "--shard 'x' must look like K/N"),
         (["--concurrency", "0"], "--concurrency must be at least 1"),
+        (["--processes", "0"], "--processes must be at least 1"),
         (["--loop", "-1"], "--loop must be a positive number of seconds"),
     ],
 )
@@ -120,3 +123,31 @@ def test_a_stop_request_ends_the_cycle_after_the_tenants_in_flight(committed_db,
     summary = revenue_refresh_due(concurrency=1, stop=stop)
     assert summary.seen == 0 and summary.refreshed == 0
     assert held_advisory_locks() == 0
+
+
+@given(
+    ids=st.lists(st.uuids(), min_size=1, max_size=50),
+    shards=st.integers(1, 5),
+    processes=st.integers(1, 4),
+    data=st.data(),
+)
+def test_a_shard_split_between_processes_gives_each_of_its_tenants_to_exactly_one(ids, shards, processes, data):
+    shard = (data.draw(st.integers(1, shards)), shards)
+    shares = shard_split(shard, processes)
+    for tenant_id in ids:
+        holders = [share for share in shares if tenant_shard(tenant_id, share[1]) == share[0]]
+        assert len(holders) == (1 if tenant_shard(tenant_id, shards) == shard[0] else 0)
+
+
+def test_one_process_per_available_cpu_unless_configured(settings):
+    settings.REVENUE_REFRESH_PROCESSES = 0
+    assert refresh_processes() == len(os.sched_getaffinity(0))
+    settings.REVENUE_REFRESH_PROCESSES = 3
+    assert refresh_processes() == 3
+
+
+def test_the_processes_counters_add_up():
+    parts = [RefreshSummary(seen=3, refreshed=2, not_due=1), RefreshSummary(seen=4, failed=1, skipped_locked=3)]
+    total = RefreshSummary.total(parts)
+    assert (total.seen, total.refreshed, total.failed, total.skipped_locked, total.not_due) == (7, 2, 1, 3, 1)
+    assert total.due == 3 and total.duration_seconds == 0.0

@@ -10,11 +10,12 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from django.db import connection
 
 from revenue.selectors import cache_entry_get
 from tests.factories import make_connection, make_tenant
-from tests.stubs import held_advisory_locks
+from tests.stubs import held_advisory_locks, wait_until
 
 
 def make_tenants(count: int) -> list:
@@ -65,12 +66,118 @@ def test_two_refreshers_started_together_refresh_each_tenant_exactly_once(commit
     assert held_advisory_locks() == 0
 
 
-def test_a_looping_refresher_stops_cleanly_on_sigterm(committed_db, sandbox):
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_looping_refresher_stops_cleanly_on_sigterm(committed_db, sandbox, processes):
     make_tenants(3)
-    worker = refresher(sandbox, "--loop", "60")
+    worker = refresher(sandbox, "--loop", "60", "--processes", processes)
     first_line = worker.stdout.readline()
     assert json.loads(first_line)["refreshed"] == 3
     worker.send_signal(signal.SIGTERM)
     worker.wait(30)
     assert worker.returncode == 0
     assert held_advisory_locks() == 0
+
+
+def child_pids(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(child) for child in children.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def gone(pid: int) -> bool:
+    """Exited (a zombie counts: an orphan's new parent may not reap it at once)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_one_command_splits_its_cycle_over_processes_each_taking_its_own_tenants(committed_db, sandbox):
+    tenants = make_tenants(200)
+    sandbox.set_fault("stripe", "*", "latency", latency_ms=100)
+    command = refresher(sandbox, "--processes", "2", "--concurrency", "8")
+    wait_until(lambda: len(child_pids(command.pid)) == 2 or command.poll() is not None)
+    assert len(child_pids(command.pid)) == 2
+    summary = summary_of(command)
+
+    calls = sandbox.calls("stripe")
+    assert sorted(calls) == sorted(f"acct_mp{n:04d}" for n in range(200)) and set(calls.values()) == {1}
+    # The shares do not overlap: no process found a tenant locked or already refreshed.
+    assert (summary["tenants_seen"], summary["refreshed"], summary["skipped_locked"], summary["not_due"]) == (
+        200,
+        200,
+        0,
+        0,
+    )
+    assert all(cache_entry_get(t.id).payload for t in tenants)
+    assert held_advisory_locks() == 0
+
+
+def test_split_commands_on_several_machines_still_refresh_each_tenant_once(committed_db, sandbox):
+    make_tenants(200)
+    sandbox.set_fault("stripe", "*", "latency", latency_ms=20)
+    commands = [refresher(sandbox, "--processes", "2", "--concurrency", "4") for _ in range(2)]
+    summaries = [summary_of(command) for command in commands]
+
+    assert set(sandbox.calls("stripe").values()) == {1} and len(sandbox.calls("stripe")) == 200
+    assert sum(s["refreshed"] for s in summaries) == 200
+    assert held_advisory_locks() == 0
+
+
+def test_a_split_cycle_stops_after_the_tenants_in_flight_on_sigterm(committed_db, sandbox):
+    make_tenants(200)
+    sandbox.set_fault("stripe", "*", "latency", latency_ms=100)
+    command = refresher(sandbox, "--processes", "2", "--concurrency", "4")
+    wait_until(lambda: sum(sandbox.calls("stripe").values()) >= 16)
+    command.send_signal(signal.SIGTERM)
+    summary = summary_of(command)  # exit 0, and the summary of what was done
+
+    assert 16 <= summary["refreshed"] < 200 and summary["failed"] == summary["errors"] == 0
+    assert summary["refreshed"] == sum(sandbox.calls("stripe").values())  # every tenant begun was finished
+    assert held_advisory_locks() == 0
+
+
+def test_processes_whose_command_is_killed_finish_their_tenants_in_flight_and_stop(committed_db, sandbox):
+    tenants = make_tenants(200)
+    sandbox.set_fault("stripe", "*", "latency", latency_ms=100)
+    command = refresher(sandbox, "--processes", "2", "--concurrency", "4")
+    wait_until(lambda: len(child_pids(command.pid)) == 2 and sum(sandbox.calls("stripe").values()) >= 16)
+    orphans = child_pids(command.pid)
+    command.send_signal(signal.SIGKILL)
+    command.wait(30)
+    wait_until(lambda: all(gone(pid) for pid in orphans))
+    wait_until(lambda: held_advisory_locks() == 0)
+    begun = sum(sandbox.calls("stripe").values())
+    assert begun < 200  # they stopped instead of finishing the cycle
+
+    sandbox.clear_faults()
+    summary = summary_of(refresher(sandbox, "--processes", "2"))
+    assert (summary["refreshed"], summary["not_due"], summary["failed"]) == (200 - begun, begun, 0)
+    assert set(sandbox.calls("stripe").values()) == {1}  # each tenant begun before the kill was finished then
+    assert all(cache_entry_get(t.id).payload for t in tenants)
+
+
+def test_a_process_killed_mid_cycle_fails_the_command_once_the_others_finish(committed_db, sandbox):
+    tenants = make_tenants(200)
+    sandbox.set_fault("stripe", "*", "latency", latency_ms=100)
+    command = refresher(sandbox, "--processes", "2", "--concurrency", "4")
+    wait_until(lambda: len(child_pids(command.pid)) == 2 and sum(sandbox.calls("stripe").values()) >= 16)
+    victim = child_pids(command.pid)[0]
+    os.kill(victim, signal.SIGKILL)
+    out, err = command.communicate(timeout=120)
+
+    assert command.returncode == 1
+    assert "CommandError: 1 of 2 refresher processes failed (killed by signal 9)" in err
+    assert "Traceback" not in err
+    summary = json.loads(out.strip().splitlines()[-1])  # the survivor's tenants are counted
+    assert 0 < summary["refreshed"] < 200
+    wait_until(lambda: held_advisory_locks() == 0)
+
+    sandbox.clear_faults()
+    after = summary_of(refresher(sandbox, "--processes", "2"))
+    assert after["failed"] == after["skipped_locked"] == 0
+    assert after["refreshed"] + after["not_due"] == 200
+    assert all(cache_entry_get(t.id).payload for t in tenants)

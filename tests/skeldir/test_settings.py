@@ -39,6 +39,7 @@ def reload_settings(monkeypatch):
             "each a random string of 32\\+ characters",
         ),
         ({"DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL must point at PostgreSQL"),
+        ({"REVENUE_REFRESH_PROCESSES": "-1"}, "REVENUE_REFRESH_PROCESSES must be 0 \\(one per CPU\\)"),
     ],
 )
 def test_bad_settings_fail_with_a_sentence_naming_the_variable(reload_settings, env, message):

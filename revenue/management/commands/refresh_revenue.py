@@ -1,18 +1,27 @@
+import contextlib
 import signal
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import OperationalError, connection
 
-from revenue.batch import RefreshSummary, parse_shard, revenue_refresh_due
+from revenue.batch import (
+    RefreshProcessFailed,
+    RefreshSummary,
+    parse_shard,
+    refresh_processes,
+    revenue_refresh_due_in_processes,
+)
 from skeldir.cli import bad_input
 
 # Exit codes: 0 the cycle ran (platform failures are recorded, not fatal); 1 it could not
-# run (database unreachable); 2 bad arguments; 78 configuration missing (manage.py).
+# run (database unreachable) or one of its processes died; 2 bad arguments; 78
+# configuration missing (manage.py).
 
 
 class Command(BaseCommand):
@@ -22,7 +31,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--tenant", action="append", default=[], metavar="UUID", help="only this tenant (repeatable)"
         )
-        parser.add_argument("--concurrency", type=int, default=16, help="tenants refreshed at once (default 16)")
+        parser.add_argument(
+            "--concurrency", type=int, default=16, help="tenants refreshed at once by each process (default 16)"
+        )
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=None,
+            metavar="N",
+            help="split the cycle over N processes (default REVENUE_REFRESH_PROCESSES: one per CPU)",
+        )
         parser.add_argument(
             "--shard", metavar="K/N", help="refresh only shard K of N (split tenants between processes)"
         )
@@ -46,6 +64,11 @@ class Command(BaseCommand):
             raise bad_input(exc) from None
         if opts["concurrency"] < 1:
             raise bad_input("--concurrency must be at least 1")
+        if opts["processes"] is not None and opts["processes"] < 1:
+            raise bad_input("--processes must be at least 1")
+        processes = opts["processes"] or refresh_processes()
+        if tenants:
+            processes = min(processes, len(tenants))
         if opts["loop"] is not None and opts["loop"] <= 0:
             raise bad_input("--loop must be a positive number of seconds")
         ahead = settings.REVENUE_REFRESH_AHEAD_SECONDS if opts["ahead"] is None else opts["ahead"]
@@ -55,26 +78,25 @@ class Command(BaseCommand):
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CommandError(f"Cannot reach the database (DATABASE_URL): {first_line}", returncode=1) from None
 
+        cycle = {"tenant_ids": tenants, "shard": shard, "concurrency": opts["concurrency"], "ahead_seconds": ahead}
         stop = threading.Event()
-        if opts["loop"]:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, lambda *_: stop.set())
+        with _stop_on_signals(stop):
+            self._run(processes=processes, loop=opts["loop"], stop=stop, cycle=cycle)
+
+    def _run(self, *, processes: int, loop: float | None, stop: threading.Event, cycle: dict[str, Any]) -> None:
         progress = self._progress() if sys.stderr.isatty() else None
         while True:
-            summary = revenue_refresh_due(
-                tenant_ids=tenants,
-                shard=shard,
-                concurrency=opts["concurrency"],
-                ahead_seconds=ahead,
-                stop=stop,
-                progress=progress,
-            )
+            try:
+                summary = revenue_refresh_due_in_processes(processes=processes, stop=stop, progress=progress, **cycle)
+            except RefreshProcessFailed as exc:
+                self.stdout.write(exc.summary.as_json())
+                raise CommandError(str(exc), returncode=1) from None
             if progress:
                 self.stderr.write("")
             self.stdout.write(summary.as_json())
             if summary.errors and summary.errors == summary.due and not summary.refreshed + summary.partial:
                 raise CommandError(f"Every due tenant failed with an internal error ({summary.errors}); see the log.")
-            if not opts["loop"] or stop.wait(opts["loop"]):
+            if not loop or stop.wait(loop):
                 return
 
     def _progress(self):  # type: ignore[no-untyped-def]
@@ -88,3 +110,19 @@ class Command(BaseCommand):
             self.stderr.flush()
 
         return show
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM or SIGINT sets `stop`: every process finishes its tenants in flight, and the
+    summary is still printed. The previous handlers come back afterwards (a command run
+    in-process, or off the main thread, leaves its caller's handlers alone)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
