@@ -106,6 +106,8 @@ def revenue_refresh_due(
     def worker() -> None:
         try:
             while (tenant_id := work.get()) is not _DONE:
+                if stop.is_set():
+                    continue  # handed out but not begun: left to the next cycle
                 outcome = _refresh_one(tenant_id, ahead_seconds)  # type: ignore[arg-type]
                 with lock:
                     setattr(summary, outcome, getattr(summary, outcome) + 1)
