@@ -239,21 +239,27 @@ def _share_refresh(
     threading.Thread(target=_stop_when_orphaned, args=(parent_pid, stop), daemon=True).start()
     sent = 0.0
 
+    def send(message: tuple[str, object]) -> None:
+        try:
+            writer.send(message)
+        except OSError:  # the parent is gone: nobody to tell, and no reason to go on
+            stop.set()
+
     def report(summary: RefreshSummary) -> None:  # called under the cycle's lock: one sender at a time
         nonlocal sent
         if time.monotonic() - sent >= 0.2:
-            writer.send(("progress", dataclasses.replace(summary)))
+            send(("progress", dataclasses.replace(summary)))
             sent = time.monotonic()
 
     try:
         summary = revenue_refresh_due(shard=share, stop=stop, progress=report if report_progress else None, **cycle)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the command
         logger.exception("refresh_process_error", extra={"event": "refresh_process_error"})
-        writer.send(("error", f"{type(exc).__name__}: {_first_line(exc)}"))
+        send(("error", f"{type(exc).__name__}: {_first_line(exc)}"))
         raise SystemExit(1) from None
     finally:
         connections.close_all()
-    writer.send(("done", summary))
+    send(("done", summary))
     writer.close()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ def make_tenants(count: int) -> list:
     return tenants
 
 
-def refresher(sandbox, *args: str) -> subprocess.Popen:
+def refresher(sandbox, *args: str, stderr: int = subprocess.PIPE) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "skeldir.test_settings",
@@ -37,7 +38,7 @@ def refresher(sandbox, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "manage.py", "refresh_revenue", "--ahead", "0", *args],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         text=True,
         env=env,
     )
@@ -181,3 +182,27 @@ def test_a_process_killed_mid_cycle_fails_the_command_once_the_others_finish(com
     assert after["failed"] == after["skipped_locked"] == 0
     assert after["refreshed"] + after["not_due"] == 200
     assert all(cache_entry_get(t.id).payload for t in tenants)
+
+
+def test_on_a_terminal_a_split_cycle_shows_its_processes_progress_added_up(committed_db, sandbox):
+    make_tenants(60)
+    sandbox.set_fault("stripe", "*", "latency", latency_ms=20)
+    terminal, its_end = pty.openpty()
+    command = refresher(sandbox, "--processes", "2", "--concurrency", "4", stderr=its_end)
+    os.close(its_end)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:  # EIO: the command closed its end
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(terminal)
+    summary = summary_of(command)
+
+    assert summary["refreshed"] == 60
+    updates = [line for line in shown.decode().split("\r") if line.startswith("refreshing:")]
+    assert len(updates) >= 2  # one per process's summary at least
+    assert updates[-1].strip() == ("refreshing: 60/60 tenants · refreshed 60 · partial 0 · failed 0 · skipped 0")
