@@ -33,6 +33,7 @@ from django.db import connections
 from revenue.realtime import RefreshResult, revenue_refresh
 from revenue.selectors import tenant_ids_iter
 from skeldir.correlation import correlation_id_var, tenant_id_var
+from skeldir.cpus import usable_cpus
 
 logger = logging.getLogger(__name__)
 
@@ -147,8 +148,8 @@ class RefreshProcessFailed(RuntimeError):
 
 def refresh_processes() -> int:
     """How many processes a cycle runs in: REVENUE_REFRESH_PROCESSES, or with 0, one per
-    CPU this process may run on."""
-    return settings.REVENUE_REFRESH_PROCESSES or len(os.sched_getaffinity(0))
+    CPU this process may use."""
+    return settings.REVENUE_REFRESH_PROCESSES or usable_cpus()
 
 
 def revenue_refresh_due_in_processes(

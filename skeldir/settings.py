@@ -172,7 +172,7 @@ REVENUE_MEMO_SIZE = env.int("REVENUE_MEMO_SIZE", default=5_000)
 # Threads calling platforms, shared by all refreshes of a process (adapters do I/O only).
 REVENUE_FETCH_WORKERS = env.int("REVENUE_FETCH_WORKERS", default=32)
 # Processes `refresh_revenue` splits a cycle over: a refresher is bound by its interpreter
-# lock at about one core, so by default one process per CPU it may run on (0).
+# lock at about one core, so by default one process per CPU it may use (0; skeldir.cpus).
 REVENUE_REFRESH_PROCESSES = env.int("REVENUE_REFRESH_PROCESSES", default=0)
 if REVENUE_REFRESH_PROCESSES < 0:
     raise ImproperlyConfigured("REVENUE_REFRESH_PROCESSES must be 0 (one per CPU) or a number of processes.")
