@@ -22,6 +22,7 @@ import requests
 
 from bench.harness import PYTHON, ROOT, SERVED_PIDS, process_cpu_seconds, simulators
 from connections.crypto import PGP_OPTIONS
+from skeldir.cpus import usable_cpus
 
 LATENCY_MS = 50
 PLATFORMS = ("stripe", "shopify", "woocommerce")
@@ -204,7 +205,7 @@ def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
             )
             rounds.append({"command": command, "one_process": one, "two_processes": two})
         results["rounds"] = rounds
-        results["processes"] = len(os.sched_getaffinity(0))  # the command's default here
+        results["processes"] = usable_cpus()  # the command's default here
         results["sequential_floor_seconds"] = floor
         results["floor_ratio"] = statistics.median(r["command"]["seconds"] for r in rounds) / floor
         results["one_process_floor_ratio"] = statistics.median(r["one_process"]["seconds"] for r in rounds) / floor
