@@ -297,7 +297,9 @@ class GoogleAds(Platform):
             client_id=client_id,
             redirect_uri=redirect_uri,
             scope=scope,
-            accounts=consent.accounts or (oauth.default_digits(self.key, client_id),),
+            accounts=consent.accounts
+            if consent.accounts is not None  # a user may reach no customer account
+            else (oauth.default_digits(self.key, client_id),),
             code_challenge=request.arg("code_challenge"),
             code_challenge_method=request.arg("code_challenge_method") if request.arg("code_challenge") else None,
             offline=request.arg("access_type") == "offline",

@@ -123,7 +123,9 @@ class MetaAds(Platform):
             client_id=client_id,
             redirect_uri=redirect_uri,
             scope=",".join(s.strip() for s in (request.arg("scope") or "").split(",") if s.strip()),
-            accounts=consent.accounts or (f"act_{oauth.default_digits(self.key, client_id, length=15)}",),
+            accounts=consent.accounts
+            if consent.accounts is not None  # a user may grant access to no ad account
+            else (f"act_{oauth.default_digits(self.key, client_id, length=15)}",),
             code_challenge=request.arg("code_challenge"),
             code_challenge_method=request.arg("code_challenge_method") if request.arg("code_challenge") else None,
         )
