@@ -18,7 +18,8 @@ Complete, in this order, storing nothing until the state is proven and spent:
    `oauth_platform_error` when it fails) and the accounts are named (token response or the
    adapter's `verify_credentials`; `oauth_no_accounts` when there are none);
 5. only then, in the tenant's context, one connection per account and its encrypted
-   credential are upserted.
+   credential are upserted. A grant issued in step 4 that is not stored (no accounts, a
+   failure naming them or storing them) is revoked at the platform where it offers that.
 Rejections are logged with the reason code, platform and tenant; never a state, code,
 verifier or token.
 """
@@ -306,21 +307,45 @@ def _finish(
             state_valid=True,
         ) from None
     try:
-        accounts = _accounts(flow, grant, claimed.shop, correlation_id)
-    except ProviderError as exc:
-        raise OAuthProblem(
-            502,
-            "oauth_platform_error",
-            f"{flow.name} granted access but could not name the accounts ({exc.kind}): {exc.message}",
-            state_valid=True,
-        ) from None
-    if not accounts:
-        raise OAuthProblem(
-            422,
-            "oauth_no_accounts",
-            f"The {flow.name} user granted access to no account this service can read.",
-            state_valid=True,
-        )
+        try:
+            accounts = _accounts(flow, grant, claimed.shop, correlation_id)
+        except ProviderError as exc:
+            raise OAuthProblem(
+                502,
+                "oauth_platform_error",
+                f"{flow.name} granted access but could not name the accounts ({exc.kind}): {exc.message}",
+                state_valid=True,
+            ) from None
+        if not accounts:
+            raise OAuthProblem(
+                422,
+                "oauth_no_accounts",
+                f"The {flow.name} user granted access to no account this service can read.",
+                state_valid=True,
+            )
+        rows = _connections_store(flow, tenant_id, accounts, grant)
+    except Exception:
+        # Nothing here will ever use or revoke this grant: withdraw it at the platform
+        # rather than leave a live authorization behind.
+        _grant_withdraw(flow, grant, claimed.shop, correlation_id)
+        raise
+    logger.info(
+        "oauth_connected",
+        extra={
+            "event": "oauth_connected",
+            "platform": flow.platform,
+            "tenant_id": str(tenant_id),
+            "handshake_id": str(claimed.handshake_id),
+            "accounts": len(rows),
+            "correlation_id": correlation_id,
+        },
+    )
+    return OAuthCompletion(platform=flow.platform, tenant_id=tenant_id, connections=tuple(rows))
+
+
+def _connections_store(
+    flow: OAuthFlow, tenant_id: uuid.UUID, accounts: list[str], grant: OAuthGrant
+) -> list[PlatformConnection]:
     grant_id = secrets.token_hex(8)  # links the connections one authorization made (revocation)
     rows = []
     with tenant_context(tenant_id):
@@ -340,18 +365,34 @@ def _finish(
                 token_type=grant.token_type,
             )
             rows.append(row)
-    logger.info(
-        "oauth_connected",
+    return rows
+
+
+def _grant_withdraw(flow: OAuthFlow, grant: OAuthGrant, shop: str | None, correlation_id: str) -> None:
+    """Best effort: revoke a grant that was issued but will not be stored, and log how it went."""
+    if not flow.supports_revoke:
+        outcome = "not_offered"
+    else:
+        try:
+            flow.revoke(
+                access_token=grant.access_token,
+                refresh_token=grant.refresh_token,
+                account_id=shop or (grant.account_ids[0] if grant.account_ids else ""),
+                correlation_id=correlation_id,
+            )
+            outcome = "revoked"
+        except ProviderError as exc:
+            outcome = exc.kind
+    log = logger.info if outcome in ("revoked", "not_offered") else logger.warning
+    log(
+        "oauth_grant_withdrawn",
         extra={
-            "event": "oauth_connected",
+            "event": "oauth_grant_withdrawn",
             "platform": flow.platform,
-            "tenant_id": str(tenant_id),
-            "handshake_id": str(claimed.handshake_id),
-            "accounts": len(rows),
+            "outcome": outcome,
             "correlation_id": correlation_id,
         },
     )
-    return OAuthCompletion(platform=flow.platform, tenant_id=tenant_id, connections=tuple(rows))
 
 
 def _accounts(flow: OAuthFlow, grant: OAuthGrant, shop: str | None, correlation_id: str) -> list[str]:

@@ -232,3 +232,50 @@ def test_a_platform_failure_during_the_exchange_is_a_502_and_stores_nothing(brow
     body = assert_problem(response, 502, "oauth_platform_error")
     assert "Google" in body["detail"]
     _nothing_stored(tenant)
+
+
+def _withdrawals(logs) -> list[str]:
+    return [r.outcome for r in logs.records if getattr(r, "event", None) == "oauth_grant_withdrawn"]
+
+
+def test_a_grant_whose_accounts_cannot_be_named_is_revoked_at_the_platform(browser, tenant, logs, simulated):
+    url = browser.authorize("google_ads")
+    simulated.set_fault("google_ads", "*", "503", endpoint="identity")
+    response = browser.callback(url)
+
+    assert_problem(response, 502, "oauth_platform_error")
+    _nothing_stored(tenant)
+    assert simulated.endpoint_calls("google_ads", "revoke") == 1  # no live authorization left behind
+    assert _withdrawals(logs) == ["revoked"]
+
+
+def test_a_grant_for_no_readable_account_is_revoked_at_the_platform(browser, tenant, logs, simulated):
+    simulated.set_consent("meta_ads", [])
+    response = browser.callback(browser.authorize("meta_ads"))
+
+    assert_problem(response, 422, "oauth_no_accounts")
+    _nothing_stored(tenant)
+    assert simulated.endpoint_calls("meta_ads", "revoke") == 1
+    assert _withdrawals(logs) == ["revoked"]
+
+
+def test_a_revocation_that_fails_is_logged_and_the_callback_still_answers_with_the_first_problem(
+    browser, tenant, logs, simulated
+):
+    simulated.set_consent("google_ads", [])
+    url = browser.authorize("google_ads")
+    simulated.set_fault("google_ads", "*", "503", endpoint="revoke")
+    response = browser.callback(url)
+
+    assert_problem(response, 422, "oauth_no_accounts")
+    _nothing_stored(tenant)
+    assert simulated.endpoint_calls("google_ads", "revoke") >= 1  # tried (with urllib3's retries)
+    assert _withdrawals(logs) == ["upstream"]
+    logs.scan.assert_free_of()  # the app's secrets never reach a log
+
+
+def test_a_grant_that_is_stored_is_not_revoked(browser, tenant, logs, simulated):
+    response = browser.callback(browser.authorize("google_ads"))
+    assert response.status_code in (200, 302), response.content
+    assert simulated.endpoint_calls("google_ads", "revoke") == 0
+    assert _withdrawals(logs) == []
