@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -15,8 +16,9 @@ from hypothesis import strategies as st
 
 from revenue.batch import RefreshSummary, refresh_processes, revenue_refresh_due, shard_split
 from revenue.realtime import revenue_refresh
-from revenue.selectors import cache_entry_get, tenant_shard
+from revenue.selectors import cache_entry_get, tenant_ids_iter, tenant_shard
 from skeldir.cpus import usable_cpus
+from skeldir.models import Tenant
 from tests.factories import make_connection, make_tenant
 from tests.stubs import Behaviour, held_advisory_locks, stripe_list
 
@@ -152,3 +154,15 @@ def test_the_processes_counters_add_up():
     total = RefreshSummary.total(parts)
     assert (total.seen, total.refreshed, total.failed, total.skipped_locked, total.not_due) == (7, 2, 1, 3, 1)
     assert total.due == 3 and total.duration_seconds == 0.0
+
+
+@pytest.mark.django_db
+def test_the_database_chooses_the_same_shards_as_tenant_shard():
+    edges = ("00000000-0000-4000-8000-0000ffffffff", "00000000-0000-4000-8000-000080000000")
+    tenants = [make_tenant() for _ in range(40)] + [
+        Tenant.objects.create(id=uuid.UUID(edge), name=f"edge-{n}") for n, edge in enumerate(edges)
+    ]
+    ids = {tenant.id for tenant in tenants}
+    for shards in (1, 2, 3, 7):
+        chosen = {k: set(tenant_ids_iter(shard=(k, shards))) & ids for k in range(1, shards + 1)}
+        assert chosen == {k: {i for i in ids if tenant_shard(i, shards) == k} for k in range(1, shards + 1)}
