@@ -1,6 +1,7 @@
 """Several `refresh_revenue` processes against one database and the platform simulator:
-each due tenant refreshed exactly once, and a looping worker stops cleanly. (A refresher
-killed mid-cycle is in tests/resilience/test_killed_refresher.py.)"""
+each due tenant refreshed exactly once, and a looping worker stops cleanly; one command's
+cycle split over forked processes (shares, signals, a killed parent or child, progress).
+(A refresher killed mid-cycle is in tests/resilience/test_killed_refresher.py.)"""
 
 from __future__ import annotations
 
