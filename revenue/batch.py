@@ -32,6 +32,7 @@ from django.db import connections
 
 from revenue.realtime import RefreshResult, revenue_refresh
 from revenue.selectors import tenant_ids_iter
+from skeldir.cli import first_line
 from skeldir.correlation import correlation_id_var, tenant_id_var
 from skeldir.cpus import usable_cpus
 
@@ -256,7 +257,7 @@ def _share_refresh(
         summary = revenue_refresh_due(shard=share, stop=stop, progress=report if report_progress else None, **cycle)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the command
         logger.exception("refresh_process_error", extra={"event": "refresh_process_error"})
-        send(("error", f"{type(exc).__name__}: {_first_line(exc)}"))
+        send(("error", f"{type(exc).__name__}: {first_line(exc)}"))
         raise SystemExit(1) from None
     finally:
         connections.close_all()
@@ -274,11 +275,6 @@ def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
 
 def _exit_description(exitcode: int) -> str:
     return f"killed by signal {-exitcode}" if exitcode < 0 else f"exited {exitcode}"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _refresh_one(tenant_id: uuid.UUID, ahead_seconds: float) -> str:

@@ -17,7 +17,7 @@ from revenue.batch import (
     refresh_processes,
     revenue_refresh_due_in_processes,
 )
-from skeldir.cli import bad_input
+from skeldir.cli import bad_input, first_line
 
 # Exit codes: 0 the cycle ran (platform failures are recorded, not fatal); 1 it could not
 # run (database unreachable) or one of its processes died; 2 bad arguments; 78
@@ -75,8 +75,7 @@ class Command(BaseCommand):
         try:
             connection.ensure_connection()
         except OperationalError as exc:
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CommandError(f"Cannot reach the database (DATABASE_URL): {first_line}", returncode=1) from None
+            raise CommandError(f"Cannot reach the database (DATABASE_URL): {first_line(exc)}", returncode=1) from None
 
         cycle = {"tenant_ids": tenants, "shard": shard, "concurrency": opts["concurrency"], "ahead_seconds": ahead}
         stop = threading.Event()
