@@ -189,12 +189,17 @@ def run(env: dict[str, str], *, quick: bool) -> dict[str, Any]:
         # its rounds (the machine's neighbours come and go).
         floor = tenants * len(PLATFORMS) * LATENCY_MS / 1000
         rounds: list[dict[str, Any]] = []
+
+        def fresh_tenants() -> None:
+            seed(tenants, 3, credential_key)
+            latency()
+
         for _ in range(1 if quick else 3):
-            command = _measured(run_env, [()], lambda: (seed(tenants, 3, credential_key), latency()), sims)
+            command = _measured(run_env, [()], fresh_tenants, sims)
             _refreshed_all(command["summaries"][0], tenants)
-            one = _measured(run_env, [ONE], lambda: (seed(tenants, 3, credential_key), latency()), sims)
+            one = _measured(run_env, [ONE], fresh_tenants, sims)
             _refreshed_all(one["summaries"][0], tenants)
-            two = _measured(run_env, [ONE, ONE], lambda: (seed(tenants, 3, credential_key), latency()), sims)
+            two = _measured(run_env, [ONE, ONE], fresh_tenants, sims)
             calls = _calls(sims)
             per_account = [n for platform in PLATFORMS for n in calls.get(platform, {}).values()]
             two.update(
