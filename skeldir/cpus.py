@@ -16,7 +16,7 @@ _CGROUP_V1 = (Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), Path("/sys/fs/cgroup/
 def usable_cpus() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     limit = _cgroup_cpu_limit()
-    return max(1, min(cpus, limit)) if limit else cpus
+    return min(cpus, limit) if limit else cpus  # a limit is at least 1
 
 
 def cpu_limit(quota: str, period: str) -> int | None:
