@@ -44,7 +44,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from email.message import Message
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -62,12 +61,30 @@ class BadRequest(Exception):
         self.param = param
 
 
+class Headers:
+    """A request's headers, looked up by name in any case; of a repeated name the first
+    counts (as `email.message.Message.get`)."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+        self._values: dict[str, str] = {}
+        for name, value in pairs:
+            self._values.setdefault(name.lower(), value)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._values.get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._values
+
+
 @dataclasses.dataclass
 class Request:
     method: str
     path: str
     query_string: str
-    headers: Message  # case-insensitive, as http.server parses them
+    headers: Headers
     body: bytes
     base_url: str  # scheme://host[:port] the client used, for absolute links back to us
     params: dict[str, str] = dataclasses.field(default_factory=dict)  # from the route pattern
@@ -354,7 +371,6 @@ class SandboxState:
         self._lock = threading.Lock()
         self._initial = dataclasses.replace(settings)
         self.settings = settings
-        self.stopping = threading.Event()
         self._clock = clock
         self._now: datetime | None = None
         self._counts: dict[str, dict[str, int]] = {}

@@ -1,19 +1,17 @@
-"""The HTTP side: one ThreadingHTTPServer, a dispatcher that routes a request to the
-control API or to a platform (counting it and applying any fault first), and the
-`Sandbox` object tests and the management command drive."""
+"""The dispatcher that routes a request to the control API or to a platform (counting it
+and applying any fault first), and the `Sandbox` object tests and the management command
+drive: the HTTP server of `wire` on an event loop in a thread of its own."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import dataclasses
 import logging
-import socket
-import struct
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote
 
 from providers.sandbox import control
 from providers.sandbox.core import (
@@ -34,6 +32,7 @@ from providers.sandbox.meta_ads import MetaAds
 from providers.sandbox.paypal import PayPal
 from providers.sandbox.shopify import Shopify
 from providers.sandbox.stripe import Stripe
+from providers.sandbox.wire import Answer, HttpConnection, reason_phrase
 from providers.sandbox.woocommerce import WooCommerce
 
 logger = logging.getLogger("providers.sandbox")
@@ -44,14 +43,6 @@ DEFAULT_OVERSIZED_BYTES = 11 * 1024 * 1024  # just over the default 10 MiB respo
 
 def default_platforms() -> tuple[Platform, ...]:
     return (Stripe(), Shopify(), PayPal(), WooCommerce(), GoogleAds(), MetaAds())
-
-
-@dataclasses.dataclass
-class Answer:
-    """What the handler thread should do: send `response` normally, or misbehave."""
-
-    response: Response | None
-    action: str = "send"  # "send" | "truncate" | "unframed" | "reset"
 
 
 class Dispatcher:
@@ -77,12 +68,18 @@ class Dispatcher:
             account = "unknown"
         self.state.count(platform.key, account, endpoint)
         fault = self.state.take_fault(platform.key, account, endpoint)
-        if fault is not None:
+        delay = 0.0
+        if fault is not None and fault.fault in ("latency", "timeout"):
+            default = DEFAULT_LATENCY_MS if fault.fault == "latency" else self.state.settings.timeout_ms
+            delay = (fault.latency_ms if fault.latency_ms is not None else default) / 1000
+        elif fault is not None:
             answer = self._fault(fault, platform, request, endpoint)
             if answer is not None:
                 return answer
         truncate = fault is not None and fault.fault == "truncated"
-        return Answer(self._respond(platform, handler, request), "truncate" if truncate else "send")
+        # The answer is made now and sent after the delay, as from a platform behind a slow
+        # network: the delay is a timer, no thread waits it out.
+        return Answer(self._respond(platform, handler, request), "truncate" if truncate else "send", delay)
 
     def _respond(self, platform: Platform, handler: str, request: Request) -> Response:
         try:
@@ -93,15 +90,9 @@ class Dispatcher:
         return response
 
     def _fault(self, fault: Fault, platform: Platform, request: Request, endpoint: str) -> Answer | None:
-        """The answer a fault imposes, or None when the normal answer follows (after a
-        delay, or to be truncated)."""
+        """The answer a fault other than a delay imposes, or None when the normal answer
+        follows (to be truncated)."""
         kind = fault.fault
-        if kind in ("latency", "timeout"):
-            default = DEFAULT_LATENCY_MS if kind == "latency" else self.state.settings.timeout_ms
-            delay_ms = fault.latency_ms if fault.latency_ms is not None else default
-            if self.state.stopping.wait(delay_ms / 1000):
-                return Answer(None, "reset")
-            return None
         if kind == "truncated":
             return None
         if kind == "reset":
@@ -130,94 +121,12 @@ def _html_page(status: int) -> Response:
             "<body><h1>Checking your browser before accessing the site.</h1></body></html>"
         )
     else:
-        reason = BaseHTTPRequestHandler.responses.get(status, ("Error",))[0]
+        reason = reason_phrase(status) or "Error"
         text = (
             f"<html><head><title>{status} {reason}</title></head><body><center><h1>{status} {reason}</h1>"
             "</center><hr><center>nginx</center></body></html>"
         )
     return Response.text(status, text, "text/html; charset=utf-8")
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the platforms; every answer is framed
-    # Headers and body go out in separate writes: without TCP_NODELAY a keep-alive client
-    # waits for the delayed ACK (~40 ms) on every request.
-    disable_nagle_algorithm = True
-
-    def version_string(self) -> str:
-        return "skeldir-provider-sandbox/1"  # the Server header says what it is: a local simulator
-
-    server: _Server
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        self._serve()
-
-    do_POST = do_DELETE = do_PUT = do_PATCH = do_GET
-
-    def _serve(self) -> None:
-        length = self.headers.get("Content-Length")
-        body = self.rfile.read(int(length)) if length and length.isdigit() else b""
-        path, _, query = self.path.partition("?")
-        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
-        request = Request(
-            method=self.command,
-            path=unquote(path),
-            query_string=query,
-            headers=self.headers,
-            body=body,
-            base_url=f"http://{host}",
-        )
-        try:
-            answer = self.server.dispatcher.handle(request)
-        except Exception:  # a simulator bug must not look like a platform answer
-            logger.exception("sandbox handler failed for %s %s", self.command, request.path)
-            answer = Answer(Response.json(500, {"error": "the simulator failed; see its log"}))
-        try:
-            self._send(answer)
-        except OSError:  # the client gave up (timeouts, resets): nothing to tell it
-            self.close_connection = True
-
-    def _send(self, answer: Answer) -> None:
-        if answer.action == "reset" or answer.response is None:
-            # RST instead of FIN: the connection dies without a response.
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.close_connection = True
-            self.connection.close()
-            return
-        response = answer.response
-        self.send_response(response.status)
-        for name, value in response.headers:
-            self.send_header(name, value)
-        body = response.body
-        if answer.action == "unframed":
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        else:
-            self.send_header("Content-Length", str(len(body)))
-        if answer.action == "truncate":
-            body = body[: len(body) // 2]
-            self.close_connection = True
-        self.end_headers()
-        self.wfile.write(body)
-
-    # http.server logs the request line, query string included (Meta accepts tokens
-    # there): log method and path only, and never a header.
-    def log_request(self, code: Any = "-", size: Any = "-") -> None:
-        logger.debug("%s %s -> %s", self.command, self.path.partition("?")[0], code)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        logger.debug("sandbox: %s", (format % args).split("?")[0])
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    # A refresher opens dozens of connections at once; the default backlog (5) drops them.
-    request_queue_size = 256
-    dispatcher: Dispatcher
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.debug("sandbox connection error from %s", client_address, exc_info=True)
 
 
 class Sandbox:
@@ -243,32 +152,68 @@ class Sandbox:
         self.port = port
         self.state = SandboxState(Settings(timeout_ms=timeout_ms, page_cap=page_cap, token_ttl=token_ttl), clock)
         self.dispatcher = Dispatcher(self.state, default_platforms())
-        self._server: _Server | None = None
+        self._connections: set[HttpConnection] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._address: tuple[str, int] | None = None
 
     # lifecycle
     def start(self) -> Sandbox:
-        if self._server is not None:
+        if self._loop is not None:
             raise RuntimeError("the sandbox is already running")
-        self.state.stopping.clear()
-        server = _Server((self.host, self.port), _Handler)
-        server.dispatcher = self.dispatcher
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="provider-sandbox", daemon=True
-        )
-        self._thread.start()
+        started: concurrent.futures.Future[asyncio.AbstractEventLoop] = concurrent.futures.Future()
+        thread = threading.Thread(target=self._serve, args=(started,), name="provider-sandbox", daemon=True)
+        thread.start()
+        self._loop = started.result(timeout=30)  # re-raises what kept it from listening
+        self._thread = thread
         return self
 
-    def stop(self) -> None:
-        if self._server is None:
+    def _serve(self, started: concurrent.futures.Future[asyncio.AbstractEventLoop]) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            server = loop.run_until_complete(
+                loop.create_server(
+                    self._connection,
+                    self.host,
+                    self.port,
+                    # A refresher opens dozens of connections at once: a short backlog drops them.
+                    backlog=256,
+                    reuse_address=True,
+                )
+            )
+        except Exception as error:  # noqa: BLE001 (start() re-raises it)
+            loop.close()
+            started.set_exception(error)
             return
-        self.state.stopping.set()  # wakes handlers stalled by latency/timeout faults
-        self._server.shutdown()
-        self._server.server_close()
+        self._address = server.sockets[0].getsockname()[:2]
+        started.set_result(loop)
+        try:
+            loop.run_forever()
+        finally:
+            server.close()
+            for connection in list(self._connections):
+                connection.drop()
+            loop.run_until_complete(self._closed())
+            loop.close()
+
+    def _connection(self) -> HttpConnection:
+        host, port = self._address or (self.host, self.port)
+        return HttpConnection(self.dispatcher.handle, self._connections, f"{host}:{port}")
+
+    async def _closed(self) -> None:
+        """Until every dropped connection has closed (a few turns of the loop)."""
+        for _ in range(100):
+            if not self._connections:
+                return
+            await asyncio.sleep(0)
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self._server = self._thread = None
+        self._loop = self._thread = self._address = None
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -278,9 +223,9 @@ class Sandbox:
 
     @property
     def url(self) -> str:
-        if self._server is None:
+        if self._address is None:
             raise RuntimeError("the sandbox is not running; call start() first")
-        host, port = self._server.server_address[:2]
+        host, port = self._address
         return f"http://{host!s}:{port}"
 
     # control
