@@ -67,6 +67,7 @@ class HttpConnection(asyncio.Protocol):
         self._buffer = bytearray()
         self._waiting: asyncio.TimerHandle | None = None  # an answer being delayed
         self._closing = False
+        self._eof = False  # the client has sent all it will send
 
     # asyncio.Protocol
     def connection_made(self, transport: Any) -> None:
@@ -75,7 +76,14 @@ class HttpConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
+        if self._waiting is not None and len(self._buffer) > MAX_HEAD_BYTES + MAX_BODY_BYTES:
+            self._transport.pause_reading()  # more than a request ahead: wait for the answer
         self._serve()
+
+    def eof_received(self) -> bool | None:
+        # A client that half-closes after its request still gets the answer being delayed.
+        self._eof = True
+        return True if self._waiting is not None else None
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._waiting is not None:
@@ -121,6 +129,13 @@ class HttpConnection(asyncio.Protocol):
     def _send_delayed(self, answer: Answer, keep_alive: bool) -> None:
         self._waiting = None
         self._send(answer, keep_alive)
+        if self._transport is None or self._closing:
+            return
+        if self._eof:
+            self._closing = True
+            self._transport.close()
+            return
+        self._transport.resume_reading()
         self._serve()  # a request that arrived meanwhile
 
     def _read_request(self) -> tuple[Request, bool] | None:

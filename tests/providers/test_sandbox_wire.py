@@ -152,6 +152,17 @@ def test_a_delayed_answer_holds_up_no_other_connection(sandbox):
         assert _read_response(sock, bytearray())[0] == 200
 
 
+def test_a_client_that_half_closes_after_its_request_still_gets_the_delayed_answer(sandbox):
+    sandbox.set_fault("stripe", "acct_half", "latency", latency_ms=50)
+    sock = _connect(sandbox)
+    with sock:
+        sock.sendall(_charges("acct_half"))
+        sock.shutdown(socket.SHUT_WR)
+        status, _, body = _read_response(sock, bytearray())
+        assert status == 200 and json.loads(body)["object"] == "list"
+        assert _closed_by_server(sock)
+
+
 def test_stopping_resets_an_answer_still_delayed_and_closes_idle_connections(own_sandbox):
     own_sandbox.set_fault("stripe", "*", "latency", latency_ms=30_000)
     waiting, idle = _connect(own_sandbox), _connect(own_sandbox)
