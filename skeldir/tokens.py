@@ -7,6 +7,7 @@ JWT_SIGNING_KEY (a private key PEM) under JWT_SIGNING_KID.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import uuid
@@ -81,10 +82,18 @@ def _signing_key() -> tuple[rsa.RSAPrivateKey, str]:
     pem, kid = settings.JWT_SIGNING_KEY, settings.JWT_SIGNING_KID
     if not pem or not kid:
         raise SigningKeyUnavailable("No signing key configured: set JWT_SIGNING_KEY and JWT_SIGNING_KID.")
+    return _private_key(pem), kid
+
+
+@functools.lru_cache(maxsize=4)
+def _private_key(pem: str) -> rsa.RSAPrivateKey:
+    """The key of a PEM, parsed once: loading checks the RSA key's consistency, ~50 ms here,
+    longer than signing. Keyed by the PEM itself, so a new JWT_SIGNING_KEY takes effect at
+    once; a PEM that does not load raises every time (exceptions are not cached)."""
     try:
         key = serialization.load_pem_private_key(pem.replace("\\n", "\n").encode(), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         raise SigningKeyUnavailable("JWT_SIGNING_KEY is not an unencrypted PEM private key.") from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise SigningKeyUnavailable("JWT_SIGNING_KEY must be an RSA private key (tokens are signed with RS256).")
-    return key, kid
+    return key

@@ -691,6 +691,19 @@ def test_issue_token_refuses_bad_input_with_exit_code_2(signing, args, message):
     assert info.value.returncode == 2
 
 
+def test_a_new_signing_key_signs_the_next_token_at_once(signing, rsa_key):
+    """The parsed key is kept between tokens, keyed by its PEM: rotating JWT_SIGNING_KEY
+    needs no restart, and the old key signs nothing after it."""
+    first = token_issue(tenant_id=TENANT)
+    assert jwt.decode(first, rsa_key.public_key(), algorithms=["RS256"])["tenant_id"] == str(TENANT)
+    rotated = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    signing.JWT_SIGNING_KEY = _private_pem(rotated)
+    second = token_issue(tenant_id=TENANT)
+    assert jwt.decode(second, rotated.public_key(), algorithms=["RS256"])["tenant_id"] == str(TENANT)
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(second, rsa_key.public_key(), algorithms=["RS256"])
+
+
 @pytest.mark.parametrize(
     ("key", "kid", "message"),
     [
