@@ -21,9 +21,13 @@ from django.db import connections
 
 from providers.sandbox import Sandbox
 from revenue import clock
-from tests.log_scan import SecretScanHandler, fixture_secrets
+from tests.secret_scan import ResponseScan, SecretScanHandler, fixture_secrets
 from tests.simulation import _live_server, live_url, simulated_platforms  # noqa: F401 (fixtures)
 from tests.stubs import Clock, Platforms
+
+# What this process's secret scans searched: {"log records": n, "responses": m}, summed
+# over the xdist workers by the controller for the terminal summary.
+SCANNED = pytest.StashKey[dict]()
 
 
 def _test_database_name(config: pytest.Config) -> str:
@@ -121,8 +125,12 @@ def _forget_process_memos() -> Iterator[None]:
     yield
 
 
+def _scanned(config: pytest.Config) -> dict:
+    return config.stash.setdefault(SCANNED, {"log records": 0, "responses": 0})
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _no_secret_in_any_log() -> Iterator[SecretScanHandler]:
+def _no_secret_in_any_log(pytestconfig: pytest.Config) -> Iterator[SecretScanHandler]:
     """Every log record of the session (as logged, and as the production pipeline writes
     it) is searched for the suite's tokens and keys at the end; a find fails the session
     (as an error in the teardown of the last test)."""
@@ -133,9 +141,26 @@ def _no_secret_in_any_log() -> Iterator[SecretScanHandler]:
     root.handlers.insert(0, handler)
     yield handler
     root.removeHandler(handler)
+    _scanned(pytestconfig)["log records"] += len(handler.raw)
     leaks = handler.leaks(fixture_secrets())
     if leaks:
         pytest.fail("fixture secrets found in log output:\n" + "\n".join(leaks[:20]), pytrace=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_secret_in_any_response(pytestconfig: pytest.Config) -> Iterator[ResponseScan]:
+    """Every response the service gives in this process (API, admin, live server) is
+    searched as it leaves for the suite's secrets, a private key or a JWT; a find fails the
+    session, naming the test and the request."""
+    from django.core.handlers.base import BaseHandler
+
+    scan = ResponseScan(fixture_secrets)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BaseHandler, "get_response", scan.wrap(BaseHandler.get_response))
+        yield scan
+    _scanned(pytestconfig)["responses"] += scan.scanned
+    if scan.leaks:
+        pytest.fail("secrets found in responses:\n" + "\n".join(scan.leaks[:20]), pytrace=False)
 
 
 @pytest.fixture
@@ -165,11 +190,28 @@ def staff_client(staff_user: object) -> object:
     return client
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: hand the counts to the controller
+        session.config.workeroutput["scanned"] = _scanned(session.config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # noqa: ANN001, ARG001 - xdist's hook
+    for kind, count in node.workeroutput.get("scanned", {}).items():
+        _scanned(node.config)[kind] += count
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ANN001, ARG001
-    """The resilience suite's fault matrix, counted (it reports on every run, workers included)."""
+    """The resilience suite's fault matrix, counted (it reports on every run, workers
+    included), and what the secret scans searched."""
     passed = [r for r in terminalreporter.stats.get("passed", []) if "test_fault_matrix.py" in r.nodeid]
     failed = [r for r in terminalreporter.stats.get("failed", []) if "test_fault_matrix.py" in r.nodeid]
     if passed or failed:
         terminalreporter.write_line(
             f"fault matrix: {len(passed)} of {len(passed) + len(failed)} platform x fault cases passed"
+        )
+    scanned = _scanned(config)
+    if any(scanned.values()):
+        terminalreporter.write_line(
+            f"secret scan: {scanned['responses']} responses and {scanned['log records']} log records searched"
         )

@@ -92,7 +92,7 @@ def install(base: str, token: str, platform: str, **body: Any) -> requests.Respo
 
 class LogScan:
     """This test's log records, as logged (before any redaction) and as written, from the
-    suite-wide scanner (tests.log_scan). The test's own HTTP client (urllib3 playing the
+    suite-wide scanner (tests.secret_scan). The test's own HTTP client (urllib3 playing the
     merchant's browser, which does see the state in the authorize URL) is not the service."""
 
     def __init__(self, handler: Any) -> None:
