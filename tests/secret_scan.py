@@ -10,7 +10,8 @@ both are searched for every token, key and password the tests use (`fixture_secr
 the service gives in the test process (the test clients' API calls and admin pages, the
 live server's answers) is searched as it leaves: its headers and body for the same
 secrets, and for what no response may ever hold whoever minted it (a private key, a
-signed JWT such as the bearer token the request came with).
+signed JWT such as the bearer token the request came with). Tests that run the service in
+another process hand it that process's answers and output (`ResponseScan.search`).
 """
 
 from __future__ import annotations
@@ -116,13 +117,18 @@ class ResponseScan:
         return get_response_scanned
 
     def check(self, where: str, response) -> list[str]:  # noqa: ANN001 - any HttpResponseBase
-        if self._known is None:
-            self._known = self._secrets()
         parts = {"headers": "\n".join(f"{name}: {value}" for name, value in response.items())}
         parts["cookies"] = response.cookies.output()
         if not response.streaming:
             body = response.content.decode("utf-8", errors="replace")
             parts["body"] = html.unescape(body) if "html" in response.get("Content-Type", "") else body
+        return self.search(where, parts)
+
+    def search(self, where: str, parts: dict[str, str]) -> list[str]:
+        """Search the named parts of one answer: a response of this process (`check`), or
+        what the service gave in another one (a server's answers and log, a command's output)."""
+        if self._known is None:
+            self._known = self._secrets()
         test = os.environ.get("PYTEST_CURRENT_TEST", "outside a test").rsplit(" (", 1)[0]
         found = []
         for part, text in parts.items():

@@ -20,6 +20,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = "15"
+STRIPE_ACCESS_TOKEN = "sk_test_outage_token"  # searched for in the server's answers and log (tests.secret_scan)
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pg_createcluster") is None or os.geteuid() != 0,
@@ -76,8 +77,15 @@ def _get(url: str, token: str) -> requests.Response:
     )
 
 
-def test_the_api_and_the_refresher_survive_a_database_outage(cluster, sandbox, mint, settings):
+def _parts(response: requests.Response) -> dict[str, str]:
+    return {"headers": "\n".join(f"{k}: {v}" for k, v in response.headers.items()), "body": response.text}
+
+
+def test_the_api_and_the_refresher_survive_a_database_outage(
+    cluster, sandbox, mint, settings, tmp_path, _no_secret_in_any_response
+):
     name, port = cluster
+    scan = _no_secret_in_any_response
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "skeldir.test_settings",
@@ -103,7 +111,7 @@ def test_the_api_and_the_refresher_survive_a_database_outage(cluster, sandbox, m
             "--account",
             f"acct_out{n}",
             "--access-token",
-            "sk_test_outage",
+            STRIPE_ACCESS_TOKEN,
             "--metadata",
             '{"connect": true}',
             env=env,
@@ -113,13 +121,15 @@ def test_the_api_and_the_refresher_survive_a_database_outage(cluster, sandbox, m
     tokens = {tenant: mint(tenant) for tenant in tenants}
 
     bind = f"127.0.0.1:{_free_port()}"
-    server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "skeldir.wsgi", "-c", "gunicorn.conf.py"],
-        cwd=ROOT,
-        env={**env, "BIND": bind},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server_log = tmp_path / "gunicorn.log"
+    with server_log.open("wb") as log:
+        server = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "gunicorn"), "skeldir.wsgi", "-c", "gunicorn.conf.py"],
+            cwd=ROOT,
+            env={**env, "BIND": bind},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://{bind}"
     try:
         deadline = time.monotonic() + 30
@@ -140,10 +150,12 @@ def test_the_api_and_the_refresher_survive_a_database_outage(cluster, sandbox, m
             assert down.headers["Content-Type"] == "application/problem+json"
             assert down.json()["code"] == "database_unavailable" and "Traceback" not in down.text
             assert down.headers["Retry-After"] == "1"
+            assert not scan.search("GET /api/v1/revenue/realtime under gunicorn, the database down", _parts(down))
             assert _get(url, tokens[served]).status_code in (200, 503)  # a worker may still hold it fresh
         refresher = _run(*manage, "refresh_revenue", env=env, check=False)
         assert refresher.returncode == 1
         assert refresher.stderr.startswith("CommandError: Cannot reach the database (DATABASE_URL):")
+        assert not scan.search("refresh_revenue, the database down", {"output": refresher.stdout + refresher.stderr})
 
         _run("pg_ctlcluster", VERSION, name, "start")
         back_by = time.monotonic() + 5
@@ -152,6 +164,10 @@ def test_the_api_and_the_refresher_survive_a_database_outage(cluster, sandbox, m
             time.sleep(0.1)
         assert answer.json()["tenant_id"] == waiting
         assert _get(url, tokens[served]).json()["data_as_of"] == as_of  # nothing lost, nothing refetched
+        assert not scan.search("GET /api/v1/revenue/realtime under gunicorn", _parts(answer))
     finally:
         server.terminate()
         server.wait(30)
+    logged = server_log.read_text(errors="replace")
+    assert "database_unavailable" in logged  # the outage was logged, and nothing secret with it:
+    assert not scan.search("gunicorn's log over the outage", {"log": logged})
