@@ -154,7 +154,7 @@ def _no_secret_in_any_response(pytestconfig: pytest.Config) -> Iterator[Response
     session, naming the test and the request."""
     from django.core.handlers.base import BaseHandler
 
-    scan = ResponseScan(fixture_secrets)
+    scan = ResponseScan(fixture_secrets())
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(BaseHandler, "get_response", scan.wrap(BaseHandler.get_response))
         yield scan

@@ -11,7 +11,7 @@ the service gives in the test process (the test clients' API calls and admin pag
 live server's answers) is searched as it leaves: its headers and body for the same
 secrets, and for what no response may ever hold whoever minted it (a private key, a
 signed JWT such as the bearer token the request came with). Tests that run the service in
-another process hand it that process's answers and output (`ResponseScan.search`).
+another process hand it that process's answers and output (`check_http`, `search`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import requests
 from django.conf import settings
 
 from skeldir.logging import ContextFilter, JsonFormatter, RedactSecretsFilter, extra_fields
@@ -99,11 +100,10 @@ class ResponseScan:
     """Searches each response as the handler returns it; keeps only what it finds (the
     session's responses themselves would be hundreds of megabytes of admin pages)."""
 
-    def __init__(self, secrets: Callable[[], set[str]]) -> None:
+    def __init__(self, secrets: set[str]) -> None:
         self._secrets = secrets
-        self._known: set[str] | None = None
         self._lock = threading.Lock()
-        self.scanned = 0
+        self.scanned = 0  # responses, of this process or another's
         self.leaks: list[str] = []
 
     def wrap(self, get_response: Callable) -> Callable:
@@ -117,28 +117,37 @@ class ResponseScan:
         return get_response_scanned
 
     def check(self, where: str, response) -> list[str]:  # noqa: ANN001 - any HttpResponseBase
-        parts = {"headers": "\n".join(f"{name}: {value}" for name, value in response.items())}
-        parts["cookies"] = response.cookies.output()
+        parts = {"headers": _header_lines(response.headers), "cookies": response.cookies.output()}
         if not response.streaming:
             body = response.content.decode("utf-8", errors="replace")
             parts["body"] = html.unescape(body) if "html" in response.get("Content-Type", "") else body
-        return self.search(where, parts)
+        return self._count(self.search(where, parts))
+
+    def check_http(self, where: str, response: requests.Response) -> list[str]:
+        """A response of the service running in another process, as a client received it."""
+        return self._count(self.search(where, {"headers": _header_lines(response.headers), "body": response.text}))
 
     def search(self, where: str, parts: dict[str, str]) -> list[str]:
-        """Search the named parts of one answer: a response of this process (`check`), or
-        what the service gave in another one (a server's answers and log, a command's output)."""
-        if self._known is None:
-            self._known = self._secrets()
+        """Search the named parts of one answer, or of what the service gave in another
+        process (a server's log, a command's output)."""
         test = os.environ.get("PYTEST_CURRENT_TEST", "outside a test").rsplit(" (", 1)[0]
         found = []
         for part, text in parts.items():
-            for secret in self._known:
+            for secret in self._secrets:
                 if secret in text:
                     found.append(f"{test}: a secret starting {secret[:4]!r} in the {part} of {where}")
             for what, pattern in _NEVER_IN_A_RESPONSE.items():
                 if pattern.search(text):
                     found.append(f"{test}: {what} in the {part} of {where}")
         with self._lock:
-            self.scanned += 1
             self.leaks.extend(found)
         return found
+
+    def _count(self, found: list[str]) -> list[str]:
+        with self._lock:
+            self.scanned += 1
+        return found
+
+
+def _header_lines(headers: Mapping[str, str]) -> str:
+    return "\n".join(f"{name}: {value}" for name, value in headers.items())

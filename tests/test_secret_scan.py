@@ -35,7 +35,7 @@ def test_the_scan_finds_a_secret_as_logged_and_as_written():
 
 
 def test_a_response_is_searched_in_its_headers_cookies_and_body_escaped_or_not():
-    scan = ResponseScan(lambda: {"sk_test_factory_token", "pass<word>&1"})
+    scan = ResponseScan({"sk_test_factory_token", "pass<word>&1"})
     assert scan.check("GET /clean", JsonResponse({"token": "sk_t…oken"})) == []
 
     header = HttpResponse("ok", headers={"Location": "/done?key=sk_test_factory_token"})
@@ -49,7 +49,7 @@ def test_a_response_is_searched_in_its_headers_cookies_and_body_escaped_or_not()
 
 
 def test_a_private_key_or_a_jwt_in_a_response_is_a_leak_whoever_minted_it():
-    scan = ResponseScan(set)
+    scan = ResponseScan(set())
     pem = HttpResponse("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----", content_type="text/plain")
     jwt = JsonResponse({"echo": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZW5hbnQifQ.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"})
     assert [leak.split(": ")[1] for leak in scan.check("GET /pem", pem) + scan.check("GET /jwt", jwt)] == [
