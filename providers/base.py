@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
@@ -41,15 +41,44 @@ class ProviderContext:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class Basis:
+    """What a source's figure means, so a merchant can reconcile it with the platform's own
+    dashboard. Shown per source in the API's breakdown.
+
+    `measure`: a stable identifier of what is counted (e.g. `captured_minus_refunded`,
+    `conversions_value_by_conversion_date`); the README's table spells each out.
+    `time_zone` and `date`: whose day the figure covers — the tenant's for sales sources
+    (records created since the tenant's midnight), the ad account's own for ad platforms
+    ("today" at the platform). `attribution`: the attribution setting an ad platform's
+    figure is reported under. `complete_until`: the platform documents a reporting lag, and
+    its figures are complete only up to this moment (later records may still appear).
+    """
+
+    measure: str
+    time_zone: str
+    date: date
+    attribution: str | None = None
+    complete_until: datetime | None = None
+
+    @classmethod
+    def of_window(cls, ctx: ProviderContext, measure: str, **extra: Any) -> Basis:
+        """A sales source's basis: the tenant's day, as the context's window states it."""
+        zone = ctx.window_start.tzinfo
+        return cls(measure=measure, time_zone=str(getattr(zone, "key", zone)), date=ctx.window_start.date(), **extra)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class RevenueResult:
     """One source's revenue for the window. `amounts` maps an ISO 4217 code to an
-    integer in that currency's minor unit; currencies are never summed into each other."""
+    integer in that currency's minor unit; currencies are never summed into each other.
+    `basis` says what the figure means (see `Basis`)."""
 
     source_key: str
     kind: SourceKind
     amounts: Mapping[str, int]
     count: int
     as_of: datetime
+    basis: Basis | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -43,6 +43,7 @@ def _source(source: SourceState) -> dict[str, Any]:
         "amounts": _amounts(figures.amounts) if figures else {},
         "count": figures.count if figures else 0,
         "as_of": rfc3339(figures.as_of) if figures else None,
+        "basis": dict(figures.basis) if figures and figures.basis else None,
         "error": source.error,
     }
 

@@ -34,7 +34,7 @@ from revenue.selectors import (
     tenant_with_entry_read,
 )
 from revenue.services import cache_entry_store_failure, cache_entry_store_snapshot
-from revenue.snapshot import Figures, Snapshot, SourceState, day_window
+from revenue.snapshot import Figures, Snapshot, SourceState, basis_fields, day_window
 from revenue.sources import SourceOutcome, retry_not_before, sources_fetch
 from skeldir.memo import BoundedMemo
 from skeldir.models import Tenant
@@ -279,6 +279,7 @@ def _snapshot(
                 count=outcome.result.count,
                 as_of=outcome.result.as_of,
                 window_start=window[0],
+                basis=basis_fields(outcome.result.basis),
             )
         else:
             figures = earlier.figures if earlier else None  # last good figures, their own as-of

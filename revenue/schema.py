@@ -21,6 +21,20 @@ class ClaimedSerializer(serializers.Serializer):
     )
 
 
+class BasisSerializer(serializers.Serializer):
+    measure = serializers.CharField(help_text="What is counted; the README's table \"What each figure means\" spells it out")
+    time_zone = serializers.CharField(
+        help_text="IANA zone of the day the figure covers: the tenant's for sales, the ad account's for ad platforms"
+    )
+    date = serializers.DateField(help_text="The day the figure covers, in `time_zone`")
+    attribution = serializers.CharField(
+        allow_null=True, help_text="Ad platforms: the attribution setting the value is reported under"
+    )
+    complete_until = serializers.DateTimeField(
+        allow_null=True, help_text="The platform's reporting lags: records after this moment may still appear"
+    )
+
+
 class SourceSerializer(serializers.Serializer):
     platform = serializers.CharField()
     account = serializers.CharField()
@@ -32,6 +46,7 @@ class SourceSerializer(serializers.Serializer):
     )
     count = serializers.IntegerField(min_value=0)
     as_of = serializers.DateTimeField(allow_null=True)
+    basis = BasisSerializer(allow_null=True, help_text="What the figure means; null for figures without one")
     error = serializers.CharField(allow_null=True)
 
 

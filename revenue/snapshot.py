@@ -25,6 +25,8 @@ from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from providers.base import Basis
+
 PAYLOAD_VERSION = 1
 STATUS_OK = "ok"
 STATUS_RECONNECT = "reconnect_required"  # the credential is revoked or missing
@@ -52,12 +54,15 @@ def _parse_dt(value: str) -> datetime:
 
 @dataclasses.dataclass(frozen=True)
 class Figures:
-    """One fetch's result for one source."""
+    """One fetch's result for one source. `basis` is what the figure means, as the adapter
+    stated it (`providers.base.Basis` in its JSON form: strings and nulls); snapshots
+    written before it existed have none."""
 
     amounts: Mapping[str, int]
     count: int
     as_of: datetime
     window_start: datetime
+    basis: Mapping[str, str | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,16 +70,33 @@ class Figures:
             "count": self.count,
             "as_of": _iso(self.as_of),
             "window_start": _iso(self.window_start),
+            "basis": dict(sorted(self.basis.items())) if self.basis is not None else None,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Figures:
+        basis = data.get("basis")
         return cls(
             amounts={str(k): int(v) for k, v in data["amounts"].items()},
             count=int(data["count"]),
             as_of=_parse_dt(data["as_of"]),
             window_start=_parse_dt(data["window_start"]),
+            basis={str(k): None if v is None else str(v) for k, v in basis.items()} if basis else None,
         )
+
+
+def basis_fields(basis: Basis | None) -> dict[str, str | None] | None:
+    """An adapter's `Basis` as the snapshot stores it (ISO 8601 strings for the date and
+    the completeness bound)."""
+    if basis is None:
+        return None
+    return {
+        "measure": basis.measure,
+        "time_zone": basis.time_zone,
+        "date": basis.date.isoformat(),
+        "attribution": basis.attribution,
+        "complete_until": _iso(basis.complete_until) if basis.complete_until else None,
+    }
 
 
 @dataclasses.dataclass(frozen=True)
