@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.conformance.openapi import OpenApiDocument, SpecViolation
@@ -93,3 +98,16 @@ def test_an_answer_is_validated_with_openapi_3_0_nullable(spec: OpenApiDocument)
         spec.check_response("GET", URL, 200, {"id": "th_1", "amount": "5"})
     with pytest.raises(SpecViolation, match="'amount' is a required property"):
         spec.check_response("GET", URL, 200, {"id": "th_1"})
+
+
+def test_the_vendoring_script_keeps_the_operations_and_what_they_reach(tmp_path) -> None:
+    source, target = tmp_path / "in.json", tmp_path / "out.json"
+    document = {**DOCUMENT, "paths": {**DOCUMENT["paths"], "/v1/other": {"get": {"responses": {}}}}}
+    document["components"] = {"schemas": {**DOCUMENT["components"]["schemas"], "unused": {"type": "string"}}}
+    source.write_text(json.dumps(document))
+    script = Path(__file__).resolve().parents[2] / "scripts" / "vendor_openapi_subset.py"
+    subprocess.run([sys.executable, str(script), str(source), str(target), "GET /v1/things/{thing}"], check=True)
+    vendored = json.loads(target.read_text())
+    assert list(vendored["paths"]) == ["/v1/things/{thing}"]
+    assert sorted(vendored["components"]["schemas"]) == ["st", "thing"]
+    OpenApiDocument(vendored).check_response("GET", URL, 200, {"id": "th_1", "amount": 5})
