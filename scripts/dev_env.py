@@ -7,6 +7,7 @@ keeps its real newlines inside the quotes, while JSON carries them escaped (`\\n
 """
 
 import json
+import os
 import re
 import secrets
 import sys
@@ -52,10 +53,14 @@ def main(path: Path) -> None:
     missing = [text for name, text in generated().items() if name not in present]
     if missing:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as out:
+        # Created readable by its owner only (private keys, the key ring, passwords)...
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a") as out:
             if existing and not existing.endswith("\n"):
                 out.write("\n")
             out.write("\n".join(missing) + "\n")
+    # ...and one an earlier version left world-readable is closed too.
+    if path.exists():
+        path.chmod(0o600)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ one of these stable codes:
 | `token_not_yet_valid` | `nbf` or `iat` in the future (beyond the leeway)                     |
 | `claims_missing`      | `tenant_id`, `jti`, `iat`, `exp` (or a configured `iss`/`aud`) absent |
 | `claims_invalid`      | a claim of the wrong type: `tenant_id` not a UUID, `scopes` not a list…|
+|                       | or a lifetime (`exp` − `iat`) over JWT_MAX_LIFETIME_SECONDS           |
 | `unknown_key`         | no `kid`, or a `kid` neither the key ring nor the JWKS knows         |
 | `token_unverifiable`  | no keys configured, a ring key that does not load, JWKS unreachable  |
 
@@ -261,6 +262,12 @@ def _principal(claims: dict[str, Any]) -> TokenPrincipal:
         expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
     except (ValueError, OverflowError, OSError):
         raise TokenRefused("The token's claim 'exp' is out of range.", "claims_invalid") from None
+    if int(claims["exp"]) - int(claims["iat"]) > settings.JWT_MAX_LIFETIME_SECONDS:
+        # A long-lived token cannot be taken back: refuse it however well it is signed.
+        raise TokenRefused(
+            f"The token's lifetime (exp - iat) is longer than {settings.JWT_MAX_LIFETIME_SECONDS} seconds.",
+            "claims_invalid",
+        )
     return TokenPrincipal(
         tenant_id=tenant_id,
         subject=claims.get("sub"),

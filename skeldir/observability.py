@@ -18,11 +18,19 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from skeldir import metrics
+from skeldir.problems import problem_response
 
 logger = logging.getLogger("skeldir.requests")
 
 _OUTCOME_ATTR = "skeldir_outcome"
 _QUIET = frozenset({"healthz", "readyz", "metrics", "static"})
+# The methods the service answers; any other is a 405, counted and logged as "other", so a
+# client inventing methods cannot add label values (metric series) without bound.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def method_label(method: str | None) -> str:
+    return method if method in KNOWN_METHODS else "other"
 
 
 def note_outcome(request: Any, outcome: str) -> None:
@@ -48,10 +56,18 @@ class RequestObservabilityMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        response = self.get_response(request)
+        if request.method in KNOWN_METHODS:
+            response = self.get_response(request)
+        else:
+            # Before CSRF and the views: nothing further inspects (or logs about) the request.
+            response = problem_response(
+                request, 405, "method_not_allowed", "The service answers GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE."
+            )
+            response["Allow"] = ", ".join(sorted(KNOWN_METHODS))
         duration = time.perf_counter() - started
         endpoint = endpoint_label(request)
-        metrics.HTTP_REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        method = method_label(request.method)
+        metrics.HTTP_REQUESTS.labels(endpoint, method, str(response.status_code)).inc()
         metrics.HTTP_REQUEST_DURATION.labels(endpoint).observe(duration)
         if endpoint not in _QUIET:
             level = logging.ERROR if response.status_code >= 500 and response.status_code != 503 else logging.INFO
@@ -61,7 +77,7 @@ class RequestObservabilityMiddleware:
                 extra={
                     "event": "request_served",
                     "endpoint": endpoint,
-                    "method": request.method,
+                    "method": method,
                     "status": response.status_code,
                     "outcome": getattr(request, _OUTCOME_ATTR, None),
                     "duration_ms": round(duration * 1000, 2),

@@ -292,6 +292,8 @@ JWT_ALGORITHMS = env.list("JWT_ALGORITHMS", default=["RS256"])
 JWT_ISSUER = env.str("JWT_ISSUER", default="")
 JWT_AUDIENCE = env.str("JWT_AUDIENCE", default="")
 JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=30)
+# Tokens living longer than this (exp - iat) are refused, however well signed.
+JWT_MAX_LIFETIME_SECONDS = env.int("JWT_MAX_LIFETIME_SECONDS", default=24 * 3600)
 # Tokens that verified are remembered per process until they expire (0 turns it off).
 JWT_VERIFIED_TOKENS_MEMO_SIZE = env.int("JWT_VERIFIED_TOKENS_MEMO_SIZE", default=10_000)
 # Minting (`manage.py issue_token`, the demo): a private key PEM and its kid.
@@ -304,7 +306,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["skeldir.auth.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["skeldir.auth.IsAuthenticatedPrincipal"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["skeldir.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "skeldir.problems.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -319,6 +321,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# API request bodies: larger is a 413, deeper nesting a 400 (skeldir.parsers).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 # "Refresh now" in the admin refreshes at most this many tenants per action.

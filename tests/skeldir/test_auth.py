@@ -47,6 +47,7 @@ from skeldir.auth import (
     www_authenticate,
 )
 from skeldir.checks import check_jwt_settings
+from skeldir.models import Tenant
 from skeldir.tokens import token_issue
 
 KID = "test-1"
@@ -635,6 +636,13 @@ def signing(keyring, rsa_key):
     return keyring
 
 
+@pytest.fixture
+def minting(signing, db):
+    """`issue_token` mints only for a tenant that exists."""
+    Tenant.objects.create(id=TENANT, name="minting")
+    return signing
+
+
 def run_issue_token(*args: str) -> str:
     out, err = io.StringIO(), io.StringIO()
     call_command("issue_token", *args, stdout=out, stderr=err)
@@ -642,7 +650,7 @@ def run_issue_token(*args: str) -> str:
     return out.getvalue().strip().splitlines()[-1]
 
 
-def test_issue_token_prints_a_token_the_public_key_verifies(signing, rsa_key):
+def test_issue_token_prints_a_token_the_public_key_verifies(minting, rsa_key):
     token = run_issue_token("--tenant", str(TENANT), "--scopes", "viewer,Manager", "--ttl", "600", "--subject", "ops")
     assert jwt.get_unverified_header(token)["kid"] == KID
     payload = jwt.decode(token, rsa_key.public_key(), algorithms=["RS256"])
@@ -656,7 +664,7 @@ def test_issue_token_prints_a_token_the_public_key_verifies(signing, rsa_key):
     assert principal.scopes == frozenset({"viewer", "manager"})
 
 
-def test_issue_token_defaults_to_viewer_and_accepts_space_separated_scopes(signing):
+def test_issue_token_defaults_to_viewer_and_accepts_space_separated_scopes(minting):
     payload = jwt.decode(run_issue_token("--tenant", str(TENANT)), options={"verify_signature": False})
     assert payload["scopes"] == ["viewer"] and "sub" not in payload
     assert payload["exp"] - payload["iat"] == 3600
@@ -682,9 +690,10 @@ def test_issue_token_adds_issuer_and_audience_when_configured(signing):
         (["--tenant", str(TENANT), "--ttl", "0"], "The token lifetime must be 1 to 86400 seconds, not 0."),
         (["--tenant", str(TENANT), "--ttl", "86401"], "The token lifetime must be 1 to 86400 seconds, not 86401."),
         (["--tenant", str(TENANT), "--ttl", "soon"], "--ttl must be a whole number of seconds, not 'soon'."),
+        (["--tenant", str(uuid.UUID(int=7))], f"No tenant with id {uuid.UUID(int=7)}."),
     ],
 )
-def test_issue_token_refuses_bad_input_with_exit_code_2(signing, args, message):
+def test_issue_token_refuses_bad_input_with_exit_code_2(minting, args, message):
     with pytest.raises(CommandError) as info:
         run_issue_token(*args)
     assert str(info.value) == message
@@ -727,16 +736,20 @@ def test_issue_token_without_a_usable_key_fails_with_one_sentence(keyring, key, 
     assert info.value.returncode == 1
 
 
-def test_dev_env_keys_survive_bash_and_production_settings(tmp_path, settings):
+def test_dev_env_keys_survive_bash_and_production_settings(tmp_path, settings, committed_db):
     """`make run` sources .dev/env with bash; issue_token under the production settings must
-    mint a token that the generated key ring verifies."""
+    mint a token that the generated key ring verifies (for a tenant that exists: the test
+    database's, committed)."""
+    Tenant.objects.create(id=TENANT, name="dev-env")
     env_file, ring_file = tmp_path / "env", tmp_path / "ring.json"
     subprocess.run([sys.executable, "scripts/dev_env.py", str(env_file)], cwd=ROOT, check=True)
+    database = settings.DATABASES["default"]
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("DJANGO_", "JWT_")) and k not in ("SECRET_KEY", "CREDENTIAL_ENCRYPTION_KEYS")
     }
+    env["DATABASE_URL"] = f"postgres://{database['USER']}@/{database['NAME']}"
     script = (
         f'set -a; . "{env_file}"; set +a; printf "%s" "$JWT_PUBLIC_KEYS" > "{ring_file}"; '
         f'"{sys.executable}" manage.py issue_token --tenant {TENANT} --scopes viewer'

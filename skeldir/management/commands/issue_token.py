@@ -3,6 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from skeldir.cli import bad_input
+from skeldir.tenancy import InvalidTenant, tenant_get
 from skeldir.tokens import MAX_TTL_SECONDS, SigningKeyUnavailable, TokenRequestInvalid, token_issue
 
 
@@ -10,7 +11,7 @@ class Command(BaseCommand):
     help = "Print a signed RS256 bearer token for a tenant (the last line of stdout)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--tenant", required=True, help="tenant id (UUID)")
+        parser.add_argument("--tenant", required=True, help="tenant id (UUID) of an existing tenant")
         parser.add_argument("--scopes", default="viewer", help="comma or space separated: viewer, manager, admin")
         parser.add_argument("--ttl", default="3600", help=f"lifetime in seconds, 1 to {MAX_TTL_SECONDS} (default 3600)")
         parser.add_argument("--subject", default=None, help="the token's sub claim")
@@ -28,4 +29,8 @@ class Command(BaseCommand):
             raise bad_input(exc) from None
         except SigningKeyUnavailable as exc:
             raise CommandError(str(exc)) from None
+        try:
+            tenant_get(opts["tenant"])  # a token for no tenant would only ever be refused
+        except InvalidTenant as exc:
+            raise bad_input(exc) from None
         self.stdout.write(token)
