@@ -22,7 +22,7 @@ class ClaimedSerializer(serializers.Serializer):
 
 
 class BasisSerializer(serializers.Serializer):
-    measure = serializers.CharField(help_text="What is counted (the README's table \"What each figure means\")")
+    measure = serializers.CharField(help_text='What is counted (the README\'s table "What each figure means")')
     time_zone = serializers.CharField(
         help_text="IANA zone of the day the figure covers: the tenant's for sales, the ad account's for ad platforms"
     )
