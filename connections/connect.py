@@ -28,7 +28,12 @@ from connections.crypto import CredentialKeyError
 from connections.models import ConnectionStatus, LifecycleStatus, PlatformConnection, PlatformCredential
 from connections.oauth.registry import oauth_flow_get
 from connections.selectors import CredentialTokens, credential_get
-from connections.services import connection_upsert, credential_mark_revoked, credential_upsert
+from connections.services import (
+    connection_upsert,
+    credential_fields_check,
+    credential_mark_revoked,
+    credential_upsert,
+)
 from providers.base import CredentialCheckContext
 from providers.errors import ProviderError
 from providers.registry import provider_get
@@ -69,6 +74,10 @@ def connection_connect_with_keys(
     Raises ProviderAuthError when the platform refuses them, other ProviderErrors when it
     could not be asked; nothing is stored in either case."""
     metadata: dict[str, Any] = {"connected_via": "keys"}
+    # Refused before the platform is asked: a key with a line break is never sent anywhere.
+    credential_fields_check(
+        access_token=credentials.access_token, refresh_token=credentials.refresh_token, expires_at=None
+    )
     check = provider_get(platform).verify_credentials(
         CredentialCheckContext(
             platform_account_id=account_id,

@@ -9,12 +9,17 @@ emulation (which would run under RLS and see nothing) is switched off: DO_NOTHIN
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 from django.db.models.functions import Now
 
 from skeldir.models import Tenant
+
+# The static bounds the database holds stored token times to (services check tighter ones).
+STORED_TIMES_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+STORED_TIMES_UNTIL = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class ConnectionStatus(models.TextChoices):
@@ -108,6 +113,13 @@ class PlatformCredential(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(lifecycle_status="revoked") | models.Q(next_refresh_due_at__isnull=True),
                 name="ck_platform_credentials_revoked_refresh_due_null",
+            ),
+            # A time Python cannot read back (year 10000) would break every page and cycle
+            # that loads the row; services refuse these at the door, this holds it anyway.
+            models.CheckConstraint(
+                condition=models.Q(expires_at__isnull=True)
+                | models.Q(expires_at__gte=STORED_TIMES_FROM, expires_at__lt=STORED_TIMES_UNTIL),
+                name="ck_platform_credentials_expires_at_range",
             ),
         ]
         indexes = [

@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -44,6 +44,36 @@ def platform_validate(platform: str) -> str:
         known = ", ".join(sorted(settings.REVENUE_PROVIDERS))
         raise UnknownPlatform(f"unknown platform {platform!r} (known: {known})")
     return platform
+
+
+# The range a stored token expiry may take. Wider values are mistakes or attacks (a year
+# 10000 cannot even be read back by Python), so they are refused where they enter and the
+# table's CHECK constraint (migration 0003) holds the same static bounds.
+EARLIEST_EXPIRY = datetime(2000, 1, 1, tzinfo=UTC)
+LONGEST_EXPIRY = timedelta(days=3653)  # ten years from now
+
+
+class CredentialInvalid(ValueError):
+    """A token or expiry that must not be stored; the message names what and why (never the token)."""
+
+
+def credential_fields_check(
+    *, access_token: str | None, refresh_token: str | None, expires_at: datetime | None, now: datetime | None = None
+) -> None:
+    """Every entrance that stores a credential (commands, the keys API, OAuth callbacks,
+    token refreshes) passes through here."""
+    for what, token in (("access token", access_token), ("refresh token", refresh_token)):
+        if token is not None and any(ord(char) < 32 or ord(char) == 127 for char in token):
+            raise CredentialInvalid(f"the {what} contains a control character (a line break, tab or NUL)")
+    if expires_at is None:
+        return
+    if expires_at.tzinfo is None:
+        raise CredentialInvalid("the expiry needs a UTC offset")
+    latest = (now or timezone.now()) + LONGEST_EXPIRY
+    if not EARLIEST_EXPIRY <= expires_at <= latest:
+        raise CredentialInvalid(
+            f"the expiry {expires_at.isoformat()} is outside {EARLIEST_EXPIRY.date()} .. {latest.date()}"
+        )
 
 
 def refresh_due_at(expires_at: datetime | None) -> datetime | None:
@@ -86,6 +116,7 @@ def credential_upsert(
     key, with its lifecycle reset to active."""
     if not access_token:
         raise ValueError("an access token is required")
+    credential_fields_check(access_token=access_token, refresh_token=refresh_token, expires_at=expires_at)
     ring = key_ring()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -140,9 +171,11 @@ def credential_mark_refreshed(
 ) -> None:
     """Store a refreshed token under the current key. `refresh_token=None` keeps the
     stored one (re-encrypted, since the row moves to the current key); `key_id` is the
-    key the row was read with."""
-    ring = key_ring()
+    key the row was read with. Raises CredentialInvalid for a token or expiry that must
+    not be stored (nothing is written)."""
     now = now or timezone.now()
+    credential_fields_check(access_token=access_token, refresh_token=refresh_token, expires_at=expires_at, now=now)
+    ring = key_ring()
     with connection.cursor() as cursor:
         cursor.execute(
             """

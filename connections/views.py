@@ -22,6 +22,7 @@ from connections.oauth.services import oauth_complete, oauth_start
 from connections.presenters import connection_body
 from connections.selectors import connection_get_with_credential, connection_list_with_credentials
 from connections.serializers import KEY_SERIALIZERS, OAuthStartRequestSerializer
+from connections.services import CredentialInvalid
 from providers.errors import ProviderAuthError, ProviderError
 from skeldir.auth import RequireScope
 from skeldir.correlation import tenant_id_var
@@ -88,6 +89,8 @@ class ConnectionsView(_TenantView):
                 credentials=credentials,
                 correlation_id=request.correlation_id,  # type: ignore[attr-defined]
             )
+        except CredentialInvalid as exc:
+            raise ApiProblem(400, "validation_error", f"{exc}; nothing was stored.") from None
         except ProviderAuthError as exc:
             raise ApiProblem(
                 422, "credentials_rejected", f"{platform} refused the credentials; nothing was stored ({exc.message})."

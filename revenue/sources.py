@@ -23,9 +23,15 @@ from django.conf import settings
 from connections.crypto import CredentialKeyError
 from connections.models import LifecycleStatus, PlatformConnection
 from connections.selectors import ConnectionCredential, CredentialTokens, credential_get
-from connections.services import credential_mark_refresh_failed, credential_mark_refreshed, credential_mark_revoked
+from connections.services import (
+    CredentialInvalid,
+    credential_fields_check,
+    credential_mark_refresh_failed,
+    credential_mark_refreshed,
+    credential_mark_revoked,
+)
 from providers.base import ProviderContext, RevenueProvider, RevenueResult, TokenRefreshContext
-from providers.errors import ProviderError, ProviderTokenRevoked
+from providers.errors import ProviderBadResponse, ProviderError, ProviderTokenRevoked
 from providers.registry import UnknownProvider, provider_get
 from revenue.locks import advisory_key, lock_release, lock_try, lock_wait_released
 from revenue.observability import credential_observed, source_observed
@@ -263,6 +269,17 @@ def credential_refresh(
         )
         try:
             refreshed = provider.refresh_token(context)
+            try:
+                credential_fields_check(
+                    access_token=refreshed.access_token,
+                    refresh_token=refreshed.refresh_token,
+                    expires_at=refreshed.expires_at,
+                    now=now,
+                )
+            except CredentialInvalid as exc:  # recorded as the refresh's failure, like any bad answer
+                raise ProviderBadResponse(
+                    f"the refreshed token cannot be stored: {exc}", platform=conn.platform
+                ) from None
         except ProviderTokenRevoked as exc:
             with tenant_context(tenant_id):
                 credential_mark_revoked(

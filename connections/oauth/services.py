@@ -42,7 +42,7 @@ from connections.models import OAuthHandshake, PlatformConnection
 from connections.oauth.base import OAuthFlow, OAuthGrant, OAuthProblem
 from connections.oauth.registry import oauth_flow_get
 from connections.oauth.state import State, pkce_pair, secret_hash, secret_matches, state_new, state_parse
-from connections.services import connection_upsert, credential_upsert
+from connections.services import CredentialInvalid, connection_upsert, credential_upsert
 from providers.base import CredentialCheckContext
 from providers.errors import ProviderAuthError, ProviderError
 from providers.registry import provider_get
@@ -323,7 +323,15 @@ def _finish(
                 f"The {flow.name} user granted access to no account this service can read.",
                 state_valid=True,
             )
-        rows = _connections_store(flow, tenant_id, accounts, grant)
+        try:
+            rows = _connections_store(flow, tenant_id, accounts, grant)
+        except CredentialInvalid as exc:  # e.g. an expiry centuries away: stored nowhere
+            raise OAuthProblem(
+                502,
+                "oauth_platform_error",
+                f"{flow.name} issued a token that cannot be stored: {exc}.",
+                state_valid=True,
+            ) from None
     except Exception:
         # Nothing here will ever use or revoke this grant: withdraw it at the platform
         # rather than leave a live authorization behind.

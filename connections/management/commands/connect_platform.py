@@ -4,11 +4,23 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from connections.services import UnknownPlatform, connection_upsert, credential_upsert, platform_validate
+from connections.services import (
+    UnknownPlatform,
+    connection_upsert,
+    credential_fields_check,
+    credential_upsert,
+    platform_validate,
+)
 from skeldir.cli import bad_input
+from skeldir.parsers import json_depth
 from skeldir.tenancy import InvalidTenant, tenant_context, tenant_get
+
+# A token is a few hundred characters; metadata a handful of keys.
+MAX_STDIN_CHARS = 16 * 1024
+MAX_METADATA_CHARS = 16 * 1024
 
 
 class Command(BaseCommand):
@@ -32,41 +44,63 @@ class Command(BaseCommand):
         parser.add_argument("--metadata", help="JSON object of non-secret connection metadata")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        # Everything that needs no database is checked first.
+        metadata = _parse_metadata(opts["metadata"])
+        expires_at = _parse_expiry(opts["expires_at"])
+        access_token = _secret(opts["access_token"], opts["access_token_env"], "access token")
+        refresh_token = _secret(opts["refresh_token"], opts["refresh_token_env"], "refresh token")
         try:
             tenant = tenant_get(opts["tenant"])
             platform = platform_validate(opts["platform"])
         except (InvalidTenant, UnknownPlatform) as exc:
             raise bad_input(exc) from None
-        metadata = _parse_metadata(opts["metadata"])
-        expires_at = _parse_expiry(opts["expires_at"])
-        access_token = _secret(opts["access_token"], opts["access_token_env"], "access token")
-        refresh_token = _secret(opts["refresh_token"], opts["refresh_token_env"], "refresh token")
-        with tenant_context(tenant.id):
-            try:
+        try:
+            credential_fields_check(access_token=access_token, refresh_token=refresh_token, expires_at=expires_at)
+            with tenant_context(tenant.id):
                 connection_row = connection_upsert(
                     tenant_id=tenant.id, platform=platform, platform_account_id=opts["account"], metadata=metadata
                 )
-            except ValueError as exc:
-                raise bad_input(exc) from None
-            credential_upsert(
-                connection_row=connection_row,
-                access_token=access_token,
-                refresh_token=refresh_token,
-                expires_at=expires_at,
-            )
+                credential_upsert(
+                    connection_row=connection_row,
+                    access_token=access_token,
+                    refresh_token=refresh_token,
+                    expires_at=expires_at,
+                )
+        except ValueError as exc:  # CredentialInvalid among them: nothing was written
+            raise bad_input(exc) from None
         self.stdout.write(str(connection_row.id))
 
 
 def _parse_metadata(raw: str | None) -> dict[str, Any] | None:
     if raw is None:
         return None
+    if len(raw) > MAX_METADATA_CHARS:
+        raise bad_input(f"--metadata is longer than {MAX_METADATA_CHARS} characters.")
+    if json_depth(raw) > settings.API_MAX_JSON_DEPTH:
+        raise bad_input(f"--metadata is nested deeper than {settings.API_MAX_JSON_DEPTH} levels.")
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_no_constant)
     except ValueError:
-        raise bad_input("--metadata is not valid JSON.") from None
+        raise bad_input("--metadata is not valid JSON (NaN and Infinity are not JSON numbers).") from None
     if not isinstance(value, dict):
         raise bad_input("--metadata must be a JSON object.")
+    if _holds_nul(value):  # PostgreSQL's jsonb cannot hold NUL: refuse it here, not as a traceback
+        raise bad_input("--metadata contains a NUL character.")
     return value
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
 
 
 def _parse_expiry(raw: str | None) -> datetime | None:
@@ -88,7 +122,10 @@ def _secret(value: str | None, env_name: str | None, what: str) -> str | None:
             raise bad_input(f"The environment variable {env_name} holding the {what} is empty or unset.")
         return value
     if value == "-":
-        value = sys.stdin.readline().strip()
+        lines = sys.stdin.read(MAX_STDIN_CHARS + 1).splitlines()
+        if len(lines) > 1:
+            raise bad_input(f"Stdin holds {len(lines)} lines; the {what} must be the only one.")
+        value = lines[0].strip() if lines else ""
         if not value:
             raise bad_input(f"No {what} was given on stdin.")
     if value is not None and not value.strip():
