@@ -27,7 +27,7 @@ from django.utils import timezone
 from connections.crypto import CredentialKeyError
 from connections.models import ConnectionStatus, LifecycleStatus, PlatformConnection, PlatformCredential
 from connections.oauth.registry import oauth_flow_get
-from connections.selectors import CredentialTokens, credential_get
+from connections.selectors import CredentialTokens, connection_grant_relied_on, credential_get
 from connections.services import (
     connection_upsert,
     credential_fields_check,
@@ -143,14 +143,7 @@ def connection_disconnect(
             tokens = credential_get(connection_id=conn.id) if credential else None
         except CredentialKeyError:
             tokens = None
-        grant = metadata.get("oauth_grant")
-        shared = bool(grant) and (
-            PlatformConnection.objects.filter(
-                platform=conn.platform, status=ConnectionStatus.ACTIVE, connection_metadata__oauth_grant=grant
-            )
-            .exclude(id=conn.id)
-            .exists()
-        )
+        shared = connection_grant_relied_on(connection_id=conn.id)
 
     revocation = _revoke_at_platform(conn, metadata, tokens, shared, correlation_id)
 

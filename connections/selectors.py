@@ -234,3 +234,13 @@ def credentials_one_by_one(connections: list[PlatformConnection]) -> list[Connec
             tokens = exc
         paired.append((conn, tokens))
     return paired
+
+
+def connection_grant_relied_on(*, connection_id: uuid.UUID) -> bool:
+    """Whether another active connection, in this tenant or any other, relies on the same
+    platform grant as `connection_id` (of the current tenant): then revoking it at the
+    platform would cut them off too. Asked through the narrow database function of
+    migration connections/0004, since row-level security hides the other tenants."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT connection_grant_relied_on(%s)", [connection_id])
+        return bool(cursor.fetchone()[0])
