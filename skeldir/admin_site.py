@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import models
@@ -83,3 +84,24 @@ class OperatorModelAdmin(admin.ModelAdmin):
             event,
             extra={"event": event, "actor": request.user.get_username(), "objects": len(objects), **fields},
         )
+
+
+def login_locked_out(request: HttpRequest, response: HttpResponse | None, credentials: dict[str, Any]) -> HttpResponse:
+    """django-axes' answer once a user name and address have failed too often: a 429 page
+    naming the wait (no detail on the account), and the audit line operators search for."""
+    username = str((credentials or {}).get("username") or request.POST.get("username") or "")[:150]
+    wait = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    logger.warning(
+        "admin_login_locked_out",
+        extra={
+            "event": "admin_login_locked_out",
+            "actor": username,
+            "client": request.META.get("REMOTE_ADDR"),
+            "outcome": "locked_out",
+        },
+    )
+    locked = HttpResponse(
+        f"Too many failed logins. Try again in {wait // 60} minutes.", status=429, content_type="text/plain"
+    )
+    locked["Retry-After"] = str(wait)
+    return locked

@@ -7,6 +7,7 @@ with one sentence naming it.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "axes",  # admin login throttling and lockout
     "skeldir",
     "connections",
     "providers",
@@ -59,7 +61,26 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Admin logins: django-axes counts failures per user name and client address together and
+# locks that pair out for a while after AXES_FAILURE_LIMIT of them (a lockout is logged as
+# `admin_login_locked_out`, see skeldir.admin_site). A success resets the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("ADMIN_LOGIN_LOCKOUT_SECONDS", default=900))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no start-up banner on every command's stderr
+AXES_LOCKOUT_CALLABLE = "skeldir.admin_site.login_locked_out"
+# The client address is REMOTE_ADDR (a forwarded header could be forged to dodge the count);
+# behind a proxy every client shares its address, so the lockout is then per user name.
+
 
 ROOT_URLCONF = "skeldir.urls"
 WSGI_APPLICATION = "skeldir.wsgi.application"
