@@ -186,8 +186,8 @@ class PayPalProvider(RevenueProvider):
         """Completed sales net of the completed refunds naming them, each within 0..its amount."""
         net = {tid: sale.minor for tid, sale in sales.items() if sale.status == COMPLETED and sale.minor > 0}
         for refund in refunds.values():
-            if refund.status != COMPLETED or refund.reference not in net:
-                continue
+            if refund.status != COMPLETED or refund.reference is None or refund.reference not in net:
+                continue  # not (yet) money back, or a sale outside the window
             sale = sales[refund.reference]
             if refund.currency != sale.currency:
                 raise ProviderBadResponse(
