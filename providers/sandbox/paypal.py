@@ -9,18 +9,38 @@ not minted here are accepted too; their account is `merchant_<hash of the token>
 GET /v1/reporting/transactions?start_date&end_date (RFC 3339, at most 31 days apart)
 &transaction_status=D|P|S|V&transaction_type=<event code>&fields=transaction_info|all|...
 &page_size (1..500, default 100)&page (from 1). Filters are applied as PayPal applies
-them. Empty results have total_pages 0. Data is reported without PayPal's usual lag
-(`last_refreshed_datetime` is now) so a demo sees it move.
+them; answers follow the published OpenAPI document (tests/fixtures/specs/
+paypal_reporting_transactions_v1.json): date-times as `+00:00` (the schema's pattern; the
+reference's samples show `+0000`), and an empty search leaves `transaction_details` out
+(`minItems: 1`) with total_pages 0.
 
-Transactions that must not be counted: pending (P), denied (D) and reversed (V)
-payments (only returned when not filtering on S), refunds (T1107, negative) and
-withdrawals (T0400, negative), which have status S.
+What a merchant's history holds (seeded per account and day, see `data.py`):
+- sales T0006 / T0007 / T0005, status S; some in JPY/EUR on `-multi` accounts;
+- refunds: about one sale in six is refunded by the merchant (T1107, status S, negative,
+  `paypal_reference_id` = the sale, type TXN), partly or fully, half of them later the same
+  day and the rest one to three days later (so a day's list holds refunds of earlier days'
+  sales). A refunded sale keeps status S (a refund is its own transaction);
+- reversals: a `reversed` sale is listed S until PayPal reverses it (T1106, negative, naming
+  the sale), half an hour to two days later, and V from then on;
+- pending (P) and denied (D) payments, and withdrawals (T0400, S, negative).
+The reporting lag ("It takes a maximum of three hours for executed transactions to appear"):
+the reporting store is refreshed every 30 minutes, each refresh holding the transactions up to
+5 minutes to 2.5 hours before it (drawn per refresh, mostly short); a transaction is listed, and
+a status change shows, only once a refresh holds it, and `last_refreshed_datetime` is the
+latest refresh's cut-off. Deterministic: the same moment gives the same answer.
+
+401s: a request without a bearer token gets the spec's `error_401` (AUTHENTICATION_FAILURE);
+an expired, revoked or faulted token gets the OAuth form {"error": "invalid_token", ...} that
+PayPal's REST APIs answer in practice (not declared in the reporting spec).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import math
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -35,24 +55,40 @@ from providers.sandbox.core import (
     retry_after_header,
     route,
 )
-from providers.sandbox.data import Event, Profile, alnum_id, derived_account, events_between, fixed, parse_instant
+from providers.sandbox.data import (
+    HISTORY_DAYS,
+    Event,
+    Profile,
+    alnum_id,
+    day_events,
+    derived_account,
+    fixed,
+    parse_instant,
+    rng,
+)
 
 PROFILE = Profile(
     counted=(("express_checkout", 12), ("website_payment", 4), ("direct_card", 2)),
-    excluded=("refund", "pending", "withdrawal", "denied", "reversed"),
+    excluded=("pending", "withdrawal", "reversed", "denied"),
     multi_currency=True,
 )
-# kind -> (event code, status, sign)
+# kind -> (event code, status, sign); a "reversed" sale is S until its reversal shows.
 _KINDS = {
     "express_checkout": ("T0006", "S", 1),
     "website_payment": ("T0007", "S", 1),
     "direct_card": ("T0005", "S", 1),
-    "refund": ("T1107", "S", -1),
     "pending": ("T0006", "P", 1),
     "withdrawal": ("T0400", "S", -1),
     "denied": ("T0006", "D", 1),
-    "reversed": ("T0006", "V", 1),
+    "reversed": ("T0006", "S", 1),
 }
+_SALES = frozenset({"express_checkout", "website_payment", "direct_card"})
+REFUND_SHARE = 6  # about one sale in REFUND_SHARE is refunded
+# Refunds and reversals come at most this long after their sale, so a search looks this far
+# back for the sales whose refunds fall in its range.
+LATEST_REFUND = timedelta(days=3)
+REFRESH_EVERY = 1800  # seconds between refreshes of the reporting store
+REFRESHES_KEPT = 6  # a refresh's cut-off is at most REFRESHES_KEPT * REFRESH_EVERY behind it
 TOKEN_PREFIX = "A21AAsbx."
 TOKEN_TTL = 32_400
 MAX_DAYS = 31
@@ -118,7 +154,7 @@ class PayPal(Platform):
             return _rest_error(
                 401,
                 "AUTHENTICATION_FAILURE",
-                "Authentication failed due to invalid authentication credentials or a missing Authorization header.",
+                "Authentication failed due to missing authorization header, or invalid authentication credentials.",
             )
         minted = read_token(token, TOKEN_PREFIX)
         if call.state.is_revoked(self.key, token) or (minted and minted[1] <= call.now):
@@ -138,29 +174,29 @@ class PayPal(Platform):
         groups = _fields(request.arg("fields"))
 
         account = self.account(request, "data")
-        events = events_between(self.key, account, PROFILE, start, end + timedelta(seconds=1), call.now)
+        refreshed = last_refreshed(call.now)
         matching = [
-            e
-            for e in events
-            if (not status or _KINDS[e.kind][1] == status) and (not event_code or _KINDS[e.kind][0] == event_code)
+            (t, t.status_at(refreshed))
+            for t in transactions(account, start, end, refreshed)
+            if (not status or t.status_at(refreshed) == status) and (not event_code or t.code == event_code)
         ]
         size = call.state.page_size(page_size)
         total_pages = -(-len(matching) // size)
-        items = [_detail(e, groups) for e in matching[(page - 1) * size : page * size]]
-        return Response.json(
-            200,
+        items = [_detail(t, shown, refreshed, groups) for t, shown in matching[(page - 1) * size : page * size]]
+        body: dict[str, Any] = {"transaction_details": items} if items else {}
+        body.update(
             {
-                "transaction_details": items,
                 "account_number": alnum_id("merchant", account, length=13, upper=True),
                 "start_date": _paypal_time(start),
                 "end_date": _paypal_time(end),
-                "last_refreshed_datetime": _paypal_time(call.now),
+                "last_refreshed_datetime": _paypal_time(refreshed),
                 "page": page,
                 "total_items": len(matching),
                 "total_pages": total_pages,
                 "links": _links(request, page, total_pages),
-            },
+            }
         )
+        return Response.json(200, body)
 
     # --- errors -----------------------------------------------------------------------------
     def bad_request(self, error: BadRequest, request: Request) -> Response:
@@ -207,27 +243,114 @@ class PayPal(Platform):
         return _rest_error(503, "SERVICE_UNAVAILABLE", "Service Unavailable.", headers=headers)
 
 
-def _detail(event: Event, groups: tuple[str, ...]) -> dict[str, Any]:
-    code, status, sign = _KINDS[event.kind]
-    r = event.random("paypal")
-    when = _paypal_time(event.at)
+# --- the merchant's transactions ------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Transaction:
+    """One listed record: a sale (or another payment) or a refund/reversal naming its sale."""
+
+    event: Event  # the day's event it comes from (a refund's is its sale's)
+    at: datetime  # when it happened: transaction_initiation_date
+    code: str
+    status: str
+    minor: int  # signed, in the event's currency
+    transaction_id: str
+    reference: str | None = None  # a refund's or reversal's sale
+    reversed_at: datetime | None = None  # a sale PayPal reverses: S until then, V after
+
+    def status_at(self, refreshed: datetime) -> str:
+        """The status as of the reporting store's cut-off."""
+        return "V" if self.reversed_at is not None and self.reversed_at <= refreshed else self.status
+
+
+def last_refreshed(now: datetime) -> datetime:
+    """The reporting store's cut-off at `now`: the latest of the recent refreshes' cut-offs
+    (refresh k at k * REFRESH_EVERY holds what happened up to a delay drawn for k before it).
+    Never goes back: a delay is under REFRESHES_KEPT periods, so a refresh dropping out of
+    the window always had an earlier cut-off than the newest one."""
+    k = math.floor(now.timestamp() / REFRESH_EVERY)
+    cutoff = max(j * REFRESH_EVERY - _refresh_delay(j) for j in range(k - REFRESHES_KEPT, k + 1))
+    return datetime.fromtimestamp(cutoff, UTC)
+
+
+@functools.lru_cache(maxsize=4096)
+def _refresh_delay(refresh: int) -> int:
+    """Seconds a refresh lags behind: mostly 5-40 minutes, sometimes up to 2.5 hours, so a
+    transaction shows at most three hours after it happened."""
+    r = rng("paypal-refresh", refresh)
+    return r.randint(300, 2400) if r.random() < 0.8 else r.randint(2400, 9000)
+
+
+def transactions(account: str, start: datetime, end: datetime, refreshed: datetime) -> list[Transaction]:
+    """What a search for start..end (both inclusive) lists once the store holds `refreshed`:
+    records that happened in the range by the cut-off, oldest first."""
+    first = max((start - LATEST_REFUND).astimezone(UTC).date(), (refreshed - timedelta(days=HISTORY_DAYS)).date())
+    last = min(end.astimezone(UTC).date(), refreshed.date())
+    found: list[Transaction] = []
+    day = first
+    while day <= last:
+        found.extend(t for t in _day_transactions(account, day) if start <= t.at <= end and t.at <= refreshed)
+        day += timedelta(days=1)
+    found.sort(key=lambda t: (t.at, t.transaction_id))
+    return found
+
+
+@functools.lru_cache(maxsize=16_384)
+def _day_transactions(account: str, day: date) -> tuple[Transaction, ...]:
+    """The day's events as PayPal lists them, with the refunds and reversals of its sales
+    (which may fall on later days)."""
+    records: list[Transaction] = []
+    for event in day_events(PayPal.key, account, day, PROFILE):
+        code, status, sign = _KINDS[event.kind]
+        sale_id = alnum_id("txn", event.account, event.key, length=17, upper=True)
+        r = event.random("paypal-refund")
+        reversed_at = None
+        if event.kind == "reversed":
+            reversed_at = event.at + timedelta(seconds=r.randint(1800, 2 * 86_400))
+            records.append(
+                Transaction(event, reversed_at, "T1106", "S", -event.minor, _refund_id(event, 0), reference=sale_id)
+            )
+        elif event.kind in _SALES and r.randrange(REFUND_SHARE) == 0:
+            later = r.randint(600, 6 * 3600) if r.random() < 0.5 else r.randint(86_400, 3 * 86_400)
+            part = event.minor if r.random() < 0.4 else max(1, event.minor * r.randint(10, 60) // 100)
+            records.append(
+                Transaction(
+                    event, event.at + timedelta(seconds=later), "T1107", "S", -part, _refund_id(event, 1), sale_id
+                )
+            )
+        records.append(Transaction(event, event.at, code, status, sign * event.minor, sale_id, reversed_at=reversed_at))
+    return tuple(records)
+
+
+def _refund_id(event: Event, n: int) -> str:
+    return alnum_id("refund", event.account, event.key, n, length=17, upper=True)
+
+
+def _detail(t: Transaction, status: str, refreshed: datetime, groups: tuple[str, ...]) -> dict[str, Any]:
+    event = t.event
+    updated = t.reversed_at if t.reversed_at is not None and t.reversed_at <= refreshed else t.at
     info: dict[str, Any] = {
         "paypal_account_id": alnum_id("payer", event.account, event.key, length=13, upper=True),
-        "transaction_id": alnum_id("txn", event.account, event.key, length=17, upper=True),
-        "transaction_event_code": code,
-        "transaction_initiation_date": when,
-        "transaction_updated_date": when,
-        "transaction_amount": {"currency_code": event.currency, "value": fixed(sign * event.minor, event.currency)},
-        "transaction_status": status,
-        "protection_eligibility": "01",
+        "transaction_id": t.transaction_id,
     }
-    if sign > 0:
-        fee = -(event.minor * 349 // 10_000 + r.randint(0, 49))
+    if t.reference:
+        info["paypal_reference_id"] = t.reference
+        info["paypal_reference_id_type"] = "TXN"
+    info.update(
+        {
+            "transaction_event_code": t.code,
+            "transaction_initiation_date": _paypal_time(t.at),
+            "transaction_updated_date": _paypal_time(updated),
+            "transaction_amount": {"currency_code": event.currency, "value": fixed(t.minor, event.currency)},
+            "transaction_status": status,
+            "protection_eligibility": "01",
+        }
+    )
+    if t.minor > 0:
+        fee = -(event.minor * 349 // 10_000 + event.random("paypal").randint(0, 49))
         info["fee_amount"] = {"currency_code": event.currency, "value": fixed(fee, event.currency)}
         info["invoice_id"] = f"INV-{event.ordinal}"
-    if event.kind == "refund":
-        info["paypal_reference_id"] = alnum_id("refunded", event.account, event.key, length=17, upper=True)
-        info["paypal_reference_id_type"] = "TXN"
     detail: dict[str, Any] = {}
     for group in groups:
         if group == "transaction_info":
@@ -277,8 +400,8 @@ def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> i
 
 
 def _paypal_time(moment: datetime) -> str:
-    """PayPal's own format: `2024-05-01T10:00:00+0000`."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    """`2024-05-01T10:00:00+00:00`: the spec's `date_time` pattern (`Z` or `+hh:mm`)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
 def _links(request: Request, page: int, total_pages: int) -> list[dict[str, str]]:

@@ -38,13 +38,22 @@ def load(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
 
 
-def transaction(transaction_id: str, code: str, currency: str, value: str, status: str = "S") -> dict[str, Any]:
+def transaction(
+    transaction_id: str, code: str, currency: str, value: str, status: str = "S", *, refers_to: str | None = None
+) -> dict[str, Any]:
     record = load("transaction.json")
     info = record["transaction_info"]
     info.update(transaction_id=transaction_id, transaction_event_code=code, transaction_status=status)
     info["transaction_amount"] = {"currency_code": currency, "value": value}
     info.pop("fee_amount", None)
+    if refers_to:
+        info.update(paypal_reference_id=refers_to, paypal_reference_id_type="TXN")
     return record
+
+
+def refund(transaction_id: str, sale_id: str, currency: str, value: str, status: str = "S", code: str = "T1107"):
+    """A refund (T1107) or another T11nn/T12nn record naming the sale it concerns."""
+    return transaction(transaction_id, code, currency, value, status, refers_to=sale_id)
 
 
 def search_page(details: list[dict[str, Any]], page: int, total_pages: int) -> dict[str, Any]:
@@ -56,12 +65,16 @@ def search_page(details: list[dict[str, Any]], page: int, total_pages: int) -> d
 def excluded_transactions() -> list[dict[str, Any]]:
     """Records Transaction Search lists in the window that are not sales."""
     return [
-        transaction("1FN09943UY663772K", "T1107", "USD", "-5.00"),  # refund sent
+        refund("1FN09943UY663772K", "0SALE0OUTSIDE0000", "USD", "-5.00"),  # refund of an earlier day's sale
         transaction("4HY58290GN1126442", "T0200", "EUR", "9.10"),  # currency conversion credit
         transaction("9XJ71882CE407044D", "T0400", "USD", "-100.00"),  # withdrawal
         transaction("3KE10755VA6289014", "T0001", "USD", "-20.00"),  # MassPay sent
         transaction("6GA82613MB8873505", "T0006", "USD", "-8.00"),  # a payment we sent
         transaction("7RS33409DL9012733", "T0006", "USD", "30.00", status="V"),  # reversed
+        transaction("7RS33409DL9012734", "T0006", "USD", "30.00", status="P"),  # pending
+        transaction("7RS33409DL9012735", "T0006", "USD", "30.00", status="D"),  # denied
+        refund("5HN27734TS4483224", "7RS33409DL9012733", "USD", "-30.00", code="T1106"),  # its reversal
+        refund("5HN27734TS4483225", "0SALE0OUTSIDE0000", "USD", "-9.00", code="T1110"),  # a dispute hold
         transaction("2QP55671XX3340018", "T0021", "BTC", "0.0003"),  # crypto, not ISO money
     ]
 
@@ -157,7 +170,6 @@ def test_request_is_the_documented_transaction_search() -> None:
     assert query(first) == {
         "start_date": ["2024-05-01T22:00:00Z"],
         "end_date": ["2024-05-02T09:30:15Z"],
-        "transaction_status": ["S"],
         "fields": ["transaction_info"],
         "page_size": ["500"],
         "page": ["1"],
@@ -175,9 +187,10 @@ def test_counts_completed_incoming_payments_once() -> None:
     responses.get(SEARCH_URL, json=load("transactions_page1.json"))
     responses.get(SEARCH_URL, json=load("transactions_page2.json"))
     result = provider().fetch_revenue(context())
-    # T0006 USD 12.50 (listed twice, counted once), T0007 EUR 1250.0, T0011 JPY 1200; refunds,
-    # conversions, withdrawals, MassPay, payments sent and pending records are not sales.
-    assert result.amounts == {"USD": 1250, "EUR": 125000, "JPY": 1200}
+    # T0006 USD 12.50 (listed twice, counted once) less its T1107 refund of 5.00, T0007 EUR
+    # 1250.0, T0011 JPY 1200; conversions, withdrawals, MassPay, payments sent and pending
+    # records are not sales.
+    assert result.amounts == {"USD": 750, "EUR": 125000, "JPY": 1200}
     assert result.count == 3
 
 
@@ -206,6 +219,236 @@ def test_window_longer_than_31_days_is_split_and_the_boundary_counted_once() -> 
     ]
     assert result.amounts == {"USD": 1550}
     assert result.count == 3
+
+
+# --- the rule: completed sales net of their refunds -------------------------------------------
+
+
+def fetch(*pages: list[dict[str, Any]], **overrides: Any) -> Any:
+    """The result for a search answered by these pages, in order."""
+    for n, details in enumerate(pages, start=1):
+        responses.get(SEARCH_URL, json=search_page(details, n, len(pages)))
+    return provider().fetch_revenue(context(**overrides))
+
+
+@responses.activate
+def test_partial_refund_is_netted_against_its_sale() -> None:
+    result = fetch(
+        [
+            transaction("5TY05013RG002845M", "T0006", "USD", "100.00"),
+            refund("1FN09943UY663772K", "5TY05013RG002845M", "USD", "-30.00"),
+            refund("1FN09943UY663772L", "5TY05013RG002845M", "USD", "-20.50"),  # a second, later part
+            transaction("8BC77025UF1193521", "T0007", "USD", "10.00"),
+        ]
+    )
+    assert result.amounts == {"USD": 4950 + 1000}
+    assert result.count == 2
+
+
+@responses.activate
+def test_fully_refunded_sale_counts_zero_and_never_below() -> None:
+    result = fetch(
+        [
+            transaction("5TY05013RG002845M", "T0006", "EUR", "40.00"),
+            refund("1FN09943UY663772K", "5TY05013RG002845M", "EUR", "-40.00"),
+            transaction("8BC77025UF1193521", "T0006", "EUR", "15.00"),
+            refund("1FN09943UY663772L", "8BC77025UF1193521", "EUR", "-10.00"),
+            refund("1FN09943UY663772M", "8BC77025UF1193521", "EUR", "-10.00"),  # more than the sale
+        ]
+    )
+    assert (result.amounts, result.count) == ({}, 0)
+
+
+@responses.activate
+def test_refund_today_of_a_sale_created_today_is_netted_wherever_it_is_listed() -> None:
+    # The refund comes on the first page, the sale it names on the second.
+    result = fetch(
+        [refund("1FN09943UY663772K", "5TY05013RG002845M", "JPY", "-200")],
+        [transaction("5TY05013RG002845M", "T0006", "JPY", "1200")],
+    )
+    assert result.amounts == {"JPY": 1000}
+    assert result.count == 1
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_refund_of_a_sale_outside_the_window_is_ignored() -> None:
+    result = fetch(
+        [
+            refund("1FN09943UY663772K", "3XB98814KD7732016", "USD", "-80.00"),  # yesterday's sale
+            transaction("5TY05013RG002845M", "T0006", "USD", "25.00"),
+        ]
+    )
+    assert result.amounts == {"USD": 2500}
+    assert result.count == 1
+
+
+@responses.activate
+def test_pending_sale_counts_zero_and_so_does_a_pending_refund() -> None:
+    result = fetch(
+        [
+            transaction("7RS33409DL9012733", "T0006", "USD", "30.00", status="P"),
+            transaction("5TY05013RG002845M", "T0006", "USD", "25.00"),
+            refund("1FN09943UY663772K", "5TY05013RG002845M", "USD", "-25.00", status="P"),
+        ]
+    )
+    assert result.amounts == {"USD": 2500}
+    assert result.count == 1
+
+
+@responses.activate
+def test_denied_sale_counts_zero() -> None:
+    result = fetch([transaction("7RS33409DL9012733", "T0006", "USD", "30.00", status="D")])
+    assert (result.amounts, result.count) == ({}, 0)
+
+
+@responses.activate
+def test_reversed_sale_counts_zero_and_its_reversal_does_not_go_below() -> None:
+    result = fetch(
+        [
+            transaction("7RS33409DL9012733", "T0006", "USD", "30.00", status="V"),
+            refund("5HN27734TS4483224", "7RS33409DL9012733", "USD", "-30.00", code="T1106"),
+            transaction("5TY05013RG002845M", "T0006", "USD", "25.00"),
+        ]
+    )
+    assert result.amounts == {"USD": 2500}
+    assert result.count == 1
+
+
+@responses.activate
+def test_lost_chargeback_counts_like_a_refund_and_a_won_one_gives_it_back() -> None:
+    result = fetch(
+        [
+            transaction("5TY05013RG002845M", "T0006", "USD", "100.00"),
+            refund("9TA25768318048050", "5TY05013RG002845M", "USD", "-100.00", code="T1110"),  # hold: not a loss
+            refund("9TA25768318048051", "5TY05013RG002845M", "USD", "100.00", code="T1111"),  # hold released
+            refund("63J34064G5584560B", "5TY05013RG002845M", "USD", "-100.00", code="T1201"),  # chargeback lost
+            transaction("8BC77025UF1193521", "T0006", "USD", "40.00"),
+            refund("63J34064G5584560C", "8BC77025UF1193521", "USD", "-40.00", code="T1201"),
+            refund("63J34064G5584560D", "8BC77025UF1193521", "USD", "40.00", code="T1202"),  # reversed in our favour
+        ]
+    )
+    assert result.amounts == {"USD": 4000}
+    assert result.count == 1
+
+
+@responses.activate
+def test_transaction_listed_on_both_sides_of_a_split_boundary_is_netted_once() -> None:
+    sale = transaction("5TY05013RG002845M", "T0006", "USD", "50.00")
+    back = refund("1FN09943UY663772K", "5TY05013RG002845M", "USD", "-20.00")
+    responses.get(SEARCH_URL, json=search_page([sale, back], 1, 1))
+    responses.get(SEARCH_URL, json=search_page([copy.deepcopy(sale), copy.deepcopy(back)], 1, 1))
+    result = provider().fetch_revenue(context(window_start=datetime(2024, 4, 1, tzinfo=TENANT_ZONE)))
+    assert result.amounts == {"USD": 3000}
+
+
+@pytest.mark.parametrize("status", ["X", "s", "", None, "COMPLETED"])
+@responses.activate
+def test_unknown_status_is_a_bad_response(status: str | None) -> None:
+    with pytest.raises(ProviderBadResponse, match="5TY05013RG002845M: unknown transaction_status"):
+        fetch([transaction("5TY05013RG002845M", "T0006", "USD", "12.00", status=status)])  # type: ignore[arg-type]
+
+
+@responses.activate
+def test_unknown_status_of_a_refund_is_a_bad_response() -> None:
+    with pytest.raises(ProviderBadResponse, match="unknown transaction_status"):
+        fetch([refund("1FN09943UY663772K", "5TY05013RG002845M", "USD", "-1.00", status="R")])
+
+
+@responses.activate
+def test_missing_status_is_a_bad_response() -> None:
+    record = transaction("5TY05013RG002845M", "T0006", "USD", "12.00")
+    del record["transaction_info"]["transaction_status"]
+    with pytest.raises(ProviderBadResponse, match="'transaction_status' is missing"):
+        fetch([record])
+
+
+@responses.activate
+def test_refund_missing_its_amount_is_a_bad_response() -> None:
+    record = refund("1FN09943UY663772K", "5TY05013RG002845M", "USD", "-1.00")
+    del record["transaction_info"]["transaction_amount"]
+    with pytest.raises(ProviderBadResponse, match="1FN09943UY663772K: 'transaction_amount' is missing"):
+        fetch([transaction("5TY05013RG002845M", "T0006", "USD", "12.00"), record])
+
+
+@pytest.mark.parametrize("currency", ["XYZ", "BTC", ""])
+@responses.activate
+def test_unknown_currency_is_a_bad_response(currency: str) -> None:
+    with pytest.raises(ProviderBadResponse, match="5TY05013RG002845M"):
+        fetch([transaction("5TY05013RG002845M", "T0006", currency, "12.00")])
+
+
+@responses.activate
+def test_refund_without_a_reference_is_a_bad_response() -> None:
+    with pytest.raises(ProviderBadResponse, match="T1107 has no paypal_reference_id"):
+        fetch([transaction("1FN09943UY663772K", "T1107", "USD", "-5.00")])
+
+
+@responses.activate
+def test_refund_in_another_currency_than_its_sale_is_a_bad_response() -> None:
+    with pytest.raises(ProviderBadResponse, match="refund in EUR of a sale in USD"):
+        fetch(
+            [
+                transaction("5TY05013RG002845M", "T0006", "USD", "12.00"),
+                refund("1FN09943UY663772K", "5TY05013RG002845M", "EUR", "-5.00"),
+            ]
+        )
+
+
+# --- the basis: what the figure means, and how far PayPal's reporting is complete -------------
+
+
+@responses.activate
+def test_basis_is_the_tenants_day_complete_until_last_refreshed_datetime() -> None:
+    responses.get(SEARCH_URL, json=load("transactions_page1.json"))
+    responses.get(SEARCH_URL, json=load("transactions_page2.json"))
+    result = provider().fetch_revenue(context())
+    assert result.basis is not None
+    assert result.basis.measure == "completed_sales_minus_refunds"
+    assert (result.basis.time_zone, result.basis.date.isoformat()) == ("Europe/Berlin", "2024-05-02")
+    # "last_refreshed_datetime": "2024-05-02T06:59:59+0000", PayPal's own offset form
+    assert result.basis.complete_until == datetime(2024, 5, 2, 6, 59, 59, tzinfo=UTC)
+
+
+@responses.activate
+def test_complete_until_is_the_earliest_refresh_of_the_fetch() -> None:
+    first, second = search_page([], 1, 2), search_page([], 2, 2)
+    first["last_refreshed_datetime"] = "2024-05-02T08:00:00Z"
+    second["last_refreshed_datetime"] = "2024-05-02T09:15:00+02:00"  # 07:15 UTC
+    responses.get(SEARCH_URL, json=first)
+    responses.get(SEARCH_URL, json=second)
+    result = provider().fetch_revenue(context())
+    assert result.basis is not None
+    assert result.basis.complete_until == datetime(2024, 5, 2, 7, 15, tzinfo=UTC)
+
+
+@responses.activate
+def test_without_last_refreshed_datetime_the_basis_allows_paypals_three_hours() -> None:
+    body = search_page([], 1, 0)
+    del body["last_refreshed_datetime"]
+    responses.get(SEARCH_URL, json=body)
+    result = provider().fetch_revenue(context())
+    assert result.basis is not None and result.basis.complete_until is not None
+    assert result.as_of - result.basis.complete_until == timedelta(hours=3)
+
+
+@responses.activate
+def test_complete_until_is_never_later_than_the_fetch() -> None:
+    body = search_page([], 1, 0)
+    body["last_refreshed_datetime"] = "2999-01-01T00:00:00Z"
+    responses.get(SEARCH_URL, json=body)
+    result = provider().fetch_revenue(context())
+    assert result.basis is not None and result.basis.complete_until == result.as_of
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2024-05-02T06:59:59", 1714633199])
+@responses.activate
+def test_malformed_last_refreshed_datetime_is_a_bad_response(value: Any) -> None:
+    body = search_page([], 1, 0)
+    body["last_refreshed_datetime"] = value
+    responses.get(SEARCH_URL, json=body)
+    with pytest.raises(ProviderBadResponse, match="last_refreshed_datetime"):
+        provider().fetch_revenue(context())
 
 
 # --- throttling and errors ----------------------------------------------------------------

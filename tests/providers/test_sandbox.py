@@ -382,7 +382,7 @@ def test_paypal_transaction_search_shape_paging_and_status_filter(sb):
     assert info["transaction_amount"]["currency_code"] == "USD" and Decimal(info["transaction_amount"]["value"])
     assert body["total_pages"] == 1 and body["total_items"] == len(body["transaction_details"])
     statuses = {d["transaction_info"]["transaction_status"] for d in body["transaction_details"]}
-    assert {"S", "P", "D", "V"} <= statuses
+    assert {"S", "P", "D"} <= statuses  # V, refunds and the lag: tests/providers/test_paypal_sandbox.py
     codes = {d["transaction_info"]["transaction_event_code"] for d in body["transaction_details"]}
     assert {"T1107", "T0400"} <= codes  # refunds and withdrawals: status S, negative
 
@@ -403,7 +403,7 @@ def test_paypal_refuses_long_windows_expired_tokens_and_reports_empty_accounts(s
     too_long = paypal_get(sb, token, start_date=(NOW - timedelta(days=32)).isoformat())
     assert too_long.status_code == 400 and too_long.json()["name"] == "INVALID_REQUEST"
     empty = paypal_get(sb, paypal_token(sb, client="quiet-empty")).json()
-    assert empty["transaction_details"] == [] and empty["total_pages"] == 0
+    assert "transaction_details" not in empty and empty["total_pages"] == 0  # the spec's minItems: 1
     sb.set_now(NOW + timedelta(seconds=32_401))
     expired = paypal_get(sb, token)
     assert expired.status_code == 401 and expired.json()["error"] == "invalid_token"
