@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import responses
 from responses import matchers
 
@@ -455,3 +457,47 @@ def test_pages_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ProviderBadResponse, match="more than 3 pages"):
         fetch()
     assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_shop_money_is_counted_never_presentment_money() -> None:
+    # A EUR shop selling to a customer in JPY: were Shopify to send presentmentMoney too,
+    # the shop's own currency is what counts.
+    edge = order(1, "EUR", "92.0", "9.2", displayFinancialStatus="PARTIALLY_REFUNDED")
+    edge["node"]["totalReceivedSet"]["presentmentMoney"] = {"amount": "15137.0", "currencyCode": "JPY"}
+    edge["node"]["totalRefundedSet"]["presentmentMoney"] = {"amount": "1514.0", "currencyCode": "JPY"}
+    result = fetch_one_page(edge)
+    assert result.amounts == {"EUR": 8280}
+
+
+MULTI_SHOP_QUERY = """query($query: String) { orders(first: 250, query: $query) { nodes {
+  test cancelledAt presentmentCurrencyCode
+  totalReceivedSet { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }
+  totalRefundedSet { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } } } } }"""
+
+
+def test_a_multi_currency_shop_is_counted_in_its_own_currency(sandbox: Any) -> None:
+    """Against the simulator: a `-multi` shop presents orders in USD, EUR, GBP and JPY; the
+    figure is the shop money of the same orders, in the shop's currency only."""
+    shop, now = "rule-check-multi.myshopify.com", datetime(2026, 6, 3, 21, 0, tzinfo=UTC)
+    sandbox.set_now(now)
+    ctx = TestShopifyContract().context(
+        platform_account_id=shop, access_token=TOKEN, window_start=now.replace(hour=0), window_end=now
+    )
+    result = ShopifyProvider(base_url=sandbox.url).fetch_revenue(ctx)
+
+    search = f"created_at:>='{now.replace(hour=0).isoformat()}' AND created_at:<='{now.isoformat()}'"
+    answer = requests.post(
+        f"{sandbox.url}/admin/api/{API_VERSION}/graphql.json",
+        json={"query": MULTI_SHOP_QUERY, "variables": {"query": search}},
+        headers={"X-Shopify-Access-Token": TOKEN, "X-Skeldir-Shop": shop},
+        timeout=10,
+    ).json()
+    counted = [o for o in answer["data"]["orders"]["nodes"] if not o["test"] and not o["cancelledAt"]]
+    assert {o["presentmentCurrencyCode"] for o in counted} == {"USD", "EUR", "GBP", "JPY"}
+
+    def net(o: dict[str, Any], money: str) -> Decimal:
+        return Decimal(o["totalReceivedSet"][money]["amount"]) - Decimal(o["totalRefundedSet"][money]["amount"])
+
+    assert result.amounts == {"USD": int(sum(net(o, "shopMoney") for o in counted) * 100)}
+    assert result.count == sum(1 for o in counted if net(o, "shopMoney") > 0)
