@@ -46,9 +46,9 @@ What counts (sales; `Basis.measure` = `received_minus_refunded`)
         currency", `presentmentMoney` the same amount converted to the customer's currency
         of choice (object `MoneyBag`). A multi-currency shop reports in its own currency.
       - `currentTotalPriceSet` is not used: it is "the total price of the order, after
-        returns" (object `Order`), a price, not money received. It is the full price of an
-        order nobody has paid yet (PENDING, AUTHORIZED), and a refund without a return
-        (a goodwill or shipping refund) leaves it unchanged.
+        returns" (object `Order`; not after refunds), a price, not money received. It is the
+        full price of an order nobody has paid yet (PENDING, AUTHORIZED), and being "after
+        returns" it need not move with a refund that returns nothing (a goodwill refund).
     Orders that count 0 whatever their money says:
       - test orders (`test: true`: "made using the Shopify Bogus Gateway or a payment
         provider with test mode enabled"): not real money;
@@ -65,10 +65,10 @@ What counts (sales; `Basis.measure` = `received_minus_refunded`)
     too: a missing `totalReceivedSet`/`totalRefundedSet`/`shopMoney`/`amount`/
     `currencyCode`, a currency that is not ISO 4217 with a minor unit (Shopify's
     `CurrencyCode` also has e.g. `XXX` and `USDC`), or received and refunded in two
-    different currencies, is a bad response naming the field. `amount` (scalar `Decimal`, "serialized as a
-    string") is converted exactly to the currency's minor unit (`"12.5"` USD → 1250,
-    `"1200"` JPY → 1200, `"12.345"` KWD → 12345). `count` is the number of orders that
-    contribute more than 0.
+    different currencies, is a bad response naming the field. `amount` (scalar `Decimal`,
+    "serialized as a string") is converted exactly to the currency's minor unit
+    (`"12.5"` USD → 1250, `"1200"` JPY → 1200, `"12.345"` KWD → 12345).
+    `count` is the number of orders that contribute more than 0.
     Vendored schema: `tests/fixtures/specs/shopify_admin_2026-10.graphql` (see its
     SOURCE file); `tests/conformance/test_shopify_conformance.py` validates both queries
     against it.
