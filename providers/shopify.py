@@ -21,25 +21,57 @@ Auth
 Query
     `orders(first: 250, after: $cursor, query: $query, sortKey: CREATED_AT)` selecting
     `id name createdAt test cancelledAt displayFinancialStatus
-    currentTotalPriceSet { shopMoney { amount currencyCode } }` and
+    totalReceivedSet { shopMoney { amount currencyCode } }
+    totalRefundedSet { shopMoney { amount currencyCode } }` and
     `pageInfo { hasNextPage endCursor }`. The search string is
     `created_at:>='<start>' AND created_at:<'<end>'` in UTC (`…Z`), start = window start
     to the second, end = window end to the second plus one (the window end is inclusive).
     Pages are followed with `after: endCursor` while `hasNextPage`; more than 1,000 pages,
     or a cursor that does not advance, is a bad response.
 
-What counts (sales)
-    Every order created in the window, valued at `currentTotalPriceSet.shopMoney`: the
-    current total in the shop's currency after returns, refunds and removals (so a
-    partially refunded order counts what it still brings in). `amount` is a decimal string
-    in major units, converted exactly to the currency's minor unit (`"12.5"` USD → 1250,
-    `"1200"` JPY → 1200, `"12.345"` KWD → 12345). Excluded:
-      - test orders (`test: true`): not real money;
-      - cancelled orders (`cancelledAt` set);
-      - `displayFinancialStatus` VOIDED, REFUNDED or EXPIRED: the payment was voided, fully
-        returned, or the authorisation lapsed uncaptured, so no money is kept.
-    PENDING, AUTHORIZED, PAID, PARTIALLY_PAID and PARTIALLY_REFUNDED orders count, as in
-    Shopify's own sales figures for the day. `count` is the number of orders counted.
+What counts (sales; `Basis.measure` = `received_minus_refunded`)
+    Every order created in the tenant's window (whatever happened to it since) counts
+    `totalReceivedSet.shopMoney` − `totalRefundedSet.shopMoney`, never below 0:
+      - `totalReceivedSet` is "the total amount received from the customer before returns,
+        in shop and presentment currencies" and `totalRefundedSet` "the total amount that
+        was refunded" (Admin GraphQL reference, object `Order`, 2025-01 … 2026-10). Money
+        that was only authorised or is still pending has not been received, so PENDING and
+        AUTHORIZED orders count 0, a PARTIALLY_PAID order counts what was captured so far,
+        PARTIALLY_REFUNDED and REFUNDED orders are netted by every refund made so far
+        (today's refund of an order created today included), and VOIDED or EXPIRED orders
+        (authorisation cancelled or lapsed, never captured) give 0 by themselves.
+        Their difference is what `Order.netPaymentSet` is documented to be; the two are
+        read separately so that each is checked and the result held at 0 or above.
+      - `shopMoney`, never `presentmentMoney`: `MoneyBag.shopMoney` is the "amount in shop
+        currency", `presentmentMoney` the same amount converted to the customer's currency
+        of choice (object `MoneyBag`). A multi-currency shop reports in its own currency.
+      - `currentTotalPriceSet` is not used: it is "the total price of the order, after
+        returns" (object `Order`; not after refunds), a price, not money received. It is the
+        full price of an order nobody has paid yet (PENDING, AUTHORIZED), and being "after
+        returns" it need not move with a refund that returns nothing (a goodwill refund).
+    Orders that count 0 whatever their money says:
+      - test orders (`test: true`: "made using the Shopify Bogus Gateway or a payment
+        provider with test mode enabled"): not real money;
+      - cancelled orders (`cancelledAt` set), including one cancelled with its refund
+        still to be issued.
+    Chargebacks are not read: `Order.disputes` (`OrderDisputeSummary`: id, initiatedAs,
+    status) carries no amount, and a card dispute is decided weeks after the payment, so an
+    order created in today's window cannot have a lost one yet.
+    `displayFinancialStatus` (enum `OrderDisplayFinancialStatus`, the same eight values on
+    the 2024-04 and 2026-10 reference pages: PENDING, AUTHORIZED, PARTIALLY_PAID, PAID,
+    PARTIALLY_REFUNDED, REFUNDED, VOIDED, EXPIRED) is a closed set: any other value is a
+    bad response, never a silent 0. The field is nullable in the schema; null is accepted
+    (the money fields decide). The money is checked on every order, test and cancelled ones
+    too: a missing `totalReceivedSet`/`totalRefundedSet`/`shopMoney`/`amount`/
+    `currencyCode`, a currency that is not ISO 4217 with a minor unit (Shopify's
+    `CurrencyCode` also has e.g. `XXX` and `USDC`), or received and refunded in two
+    different currencies, is a bad response naming the field. `amount` (scalar `Decimal`,
+    "serialized as a string") is converted exactly to the currency's minor unit
+    (`"12.5"` USD → 1250, `"1200"` JPY → 1200, `"12.345"` KWD → 12345).
+    `count` is the number of orders that contribute more than 0.
+    Vendored schema: `tests/fixtures/specs/shopify_admin_2026-10.graphql` (see its
+    SOURCE file); `tests/conformance/test_shopify_conformance.py` validates both queries
+    against it.
 
 Check
     `verify_credentials` asks `{ shop { myshopifyDomain } }` on the same endpoint and returns
@@ -72,6 +104,7 @@ from django.conf import settings
 
 from providers._common import DEFAULT_RETRY_AFTER, error_for_status, iso_utc, quote
 from providers.base import (
+    Basis,
     CredentialCheck,
     CredentialCheckContext,
     ProviderContext,
@@ -92,7 +125,11 @@ from providers.money import add_amount, decimal_to_minor, normalise_currency
 API_VERSION = "2026-10"
 PAGE_SIZE = 250
 MAX_PAGES = 1_000
-EXCLUDED_FINANCIAL_STATUSES = frozenset({"VOIDED", "REFUNDED", "EXPIRED"})
+MEASURE = "received_minus_refunded"
+# OrderDisplayFinancialStatus, closed: any other value is a bad response.
+FINANCIAL_STATUSES = frozenset(
+    {"PENDING", "AUTHORIZED", "PARTIALLY_PAID", "PAID", "PARTIALLY_REFUNDED", "REFUNDED", "VOIDED", "EXPIRED"}
+)
 AUTH_ERROR_CODES = frozenset({"ACCESS_DENIED", "SHOP_INACTIVE"})
 
 ORDERS_QUERY = """
@@ -106,7 +143,8 @@ query SkeldirOrders($first: Int!, $after: String, $query: String) {
         test
         cancelledAt
         displayFinancialStatus
-        currentTotalPriceSet { shopMoney { amount currencyCode } }
+        totalReceivedSet { shopMoney { amount currencyCode } }
+        totalRefundedSet { shopMoney { amount currencyCode } }
       }
     }
     pageInfo { hasNextPage endCursor }
@@ -199,6 +237,7 @@ class ShopifyProvider(RevenueProvider):
                     amounts=amounts,
                     count=count,
                     as_of=datetime.now(UTC),
+                    basis=Basis.of_window(ctx, MEASURE),
                 )
             if not isinstance(next_cursor, str) or not next_cursor or next_cursor == cursor:
                 raise ProviderBadResponse(
@@ -274,15 +313,38 @@ class ShopifyProvider(RevenueProvider):
         )
 
     def _count_order(self, node: dict[str, Any], where: str, amounts: dict[str, int]) -> int:
-        if _get(node, "test", bool, where=where) or _get(node, "cancelledAt", (str, type(None)), where=where):
+        """Add what one order contributes to `amounts`; 1 if that is more than 0."""
+        test = _get(node, "test", bool, where=where)
+        cancelled = _get(node, "cancelledAt", (str, type(None)), where=where)
+        status = _get(node, "displayFinancialStatus", (str, type(None)), where=where)
+        if status is not None and status not in FINANCIAL_STATUSES:
+            raise ProviderBadResponse(
+                f"response field {where}.displayFinancialStatus has an unknown value {quote(status)!r}"
+            )
+        currency, received = _shop_money(node, "totalReceivedSet", where)
+        refunded_currency, refunded = _shop_money(node, "totalRefundedSet", where)
+        if refunded_currency != currency:
+            raise ProviderBadResponse(
+                f"response fields {where}.totalReceivedSet and totalRefundedSet are in different shop currencies"
+            )
+        net = received - refunded
+        if test or cancelled or net <= 0:
             return 0
-        if _get(node, "displayFinancialStatus", (str, type(None)), where=where) in EXCLUDED_FINANCIAL_STATUSES:
-            return 0
-        money = _get(node, "currentTotalPriceSet.shopMoney", dict, where=where)
-        currency = normalise_currency(_get(money, "currencyCode", str, where=f"{where}.currentTotalPriceSet.shopMoney"))
-        amount = _get(money, "amount", (str, int, Decimal), where=f"{where}.currentTotalPriceSet.shopMoney")
-        add_amount(amounts, currency, decimal_to_minor(amount, currency, exact=True))
+        add_amount(amounts, currency, net)
         return 1
+
+
+def _shop_money(node: dict[str, Any], field: str, where: str) -> tuple[str, int]:
+    """(currency, amount in minor units) of `node[field].shopMoney`."""
+    money = _get(node, f"{field}.shopMoney", dict, where=where)
+    here = f"{where}.{field}.shopMoney"
+    code = _get(money, "currencyCode", str, where=here)
+    amount = _get(money, "amount", (str, int, Decimal), where=here)
+    try:
+        currency = normalise_currency(code)
+        return currency, decimal_to_minor(amount, currency, exact=True)
+    except ProviderBadResponse as exc:
+        raise ProviderBadResponse(f"response field {here}: {exc.message}") from None
 
 
 def _get(obj: Any, path: str, kind: type | tuple[type, ...], *, where: str = "") -> Any:

@@ -12,7 +12,8 @@ Account-name conventions (case-insensitive, anywhere in the account id):
   currency. All-digit ids (Google Ads customers, Meta ad accounts) cannot carry a suffix:
   their last three digits are read as an ISO 4217 numeric code when it is one of
   `NUMERIC_CURRENCIES` (e.g. `...392` is JPY, `...978` EUR). Otherwise USD.
-- `-multi`: charges / transactions in a mix of USD, EUR and JPY (Stripe, PayPal).
+- `-multi`: charges / transactions in a mix of USD, EUR and JPY (Stripe, PayPal); Shopify
+  orders presented to customers in a mix of currencies, settled in the shop's one.
 - `-busy`: eight times the usual volume, so pagination runs over several pages.
 - `-empty`: no activity at all.
 """

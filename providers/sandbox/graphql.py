@@ -26,7 +26,22 @@ _TOKEN = re.compile(
       | (?P<string>"(?:[^"\\\n]|\\.)*")''',
     re.VERBOSE,
 )
-SCALARS = {"ID", "String", "Boolean", "Int", "Float", "DateTime", "Decimal", "CurrencyCode", "URL", "UnsignedInt64"}
+# Leaf types: scalars, and the enums the simulated schema answers (serialised as their names).
+SCALARS = {
+    "ID",
+    "String",
+    "Boolean",
+    "Int",
+    "Float",
+    "DateTime",
+    "Decimal",
+    "URL",
+    "UnsignedInt64",
+    "CurrencyCode",
+    "OrderCancelReason",
+    "OrderDisplayFinancialStatus",
+    "OrderDisplayFulfillmentStatus",
+}
 
 
 class GraphQLError(Exception):

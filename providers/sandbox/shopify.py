@@ -13,8 +13,33 @@ sortKey, reverse)` understands the search terms `created_at:<op>'<ISO>'` (op one
 does. Pages hold at most 250 orders. Amounts are Decimal strings as Shopify sends them
 ("12.5", "1250.0").
 
-Orders that must not be counted: test orders, cancelled ones (VOIDED), fully refunded
-ones. Partially refunded orders show the reduced `currentTotalPriceSet`.
+What an order carries follows the Admin API reference (object `Order`, enum
+`OrderDisplayFinancialStatus`; the vendored subset is
+tests/fixtures/specs/shopify_admin_2026-10.graphql): `totalReceivedSet` is the money
+received (captured, or marked as paid), `totalRefundedSet` the money refunded so far,
+`netPaymentSet` their difference, `totalPriceSet` the order's price and
+`currentTotalPriceSet` that price after returns. The kinds of order, one per event
+(see `data`), and what each shows:
+
+    paid                PAID; received = price.
+    pending             PENDING (payment provider still working, or a manual method); received 0.
+    authorized          AUTHORIZED (manual capture, not captured yet); received 0.
+    partially_paid      PARTIALLY_PAID; 30–70 % of the price captured.
+    partially_refunded  PAID, then 15 min–3 h later PARTIALLY_REFUNDED: 10–60 % refunded
+                        (with a return, so `currentTotalPriceSet` drops by as much).
+    refunded            PAID, then 15 min–3 h later REFUNDED: everything refunded.
+    expired             EXPIRED from the start (the payment failed); received 0.
+    cancelled           AUTHORIZED, then 20 min later cancelled: VOIDED, `cancelledAt` set.
+    cancelled_paid      PAID, then 20 min later cancelled with the refund left for later:
+                        still PAID and received, `cancelledAt` set.
+    test                PAID with `test: true`.
+
+Refunds and cancellations happen later than the order, often later the same day: what an
+order shows depends on the simulated clock. Every shop's orders are in its currency
+(`shopMoney`; `-jpy`, `-eur`, … as in `data`). A `-multi` shop sells in several
+currencies, as a shop with Shopify Markets does: each order is presented to its customer in
+USD, EUR, GBP or JPY (`presentmentMoney`, converted at the fixed `PRESENTMENT_RATES`), and
+settled in the shop's own currency (`shopMoney`).
 
 OAuth (on the shop's own domain on the real platform; here the shop is named by the
 `shop` query parameter, or `X-Skeldir-Shop`; see `oauth` for what is shared):
@@ -35,6 +60,7 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from providers.sandbox import graphql, oauth
@@ -55,7 +81,10 @@ from providers.sandbox.data import (
     Profile,
     account_currency,
     b64,
+    conventions,
     events_between,
+    exponent,
+    major,
     parse_instant,
     rfc3339,
     short_decimal,
@@ -63,23 +92,56 @@ from providers.sandbox.data import (
 )
 
 PROFILE = Profile(
-    counted=(("paid", 15), ("partially_refunded", 2), ("pending", 1), ("authorized", 1)),
-    excluded=("test", "cancelled", "refunded"),
+    counted=(("paid", 14), ("partially_refunded", 2), ("pending", 1), ("authorized", 1), ("partially_paid", 1)),
+    # One of each per EXCLUDED_EVERY-th event, in turn: every kind appears every day.
+    excluded=("test", "cancelled", "refunded", "expired", "cancelled_paid"),
 )
+# Units of each currency per US dollar, for the presentment money of `-multi` shops.
+PRESENTMENT_RATES = {"USD": Decimal(1), "EUR": Decimal("0.92"), "GBP": Decimal("0.79"), "JPY": Decimal("151.37")}
+PRESENTMENT_CURRENCIES = tuple(PRESENTMENT_RATES)
 MAX_PAGE = 250
 BUCKET = 2000.0
 RESTORE_RATE = 100.0
 _VERSION = re.compile(r"^(\d{4}-\d{2}|unstable)$")
 _TERM = re.compile(r"""(?P<field>[a-z_]+):(?P<op><=|>=|<|>)?(?P<value>'[^']*'|"[^"]*"|[^\s()]+)""")
+# displayFinancialStatus of each kind: (before its change, after it)
 _FINANCIAL = {
-    "paid": "PAID",
-    "partially_refunded": "PARTIALLY_REFUNDED",
-    "pending": "PENDING",
-    "authorized": "AUTHORIZED",
-    "test": "PAID",
-    "cancelled": "VOIDED",
-    "refunded": "REFUNDED",
+    "paid": ("PAID", "PAID"),
+    "pending": ("PENDING", "PENDING"),
+    "authorized": ("AUTHORIZED", "AUTHORIZED"),
+    "partially_paid": ("PARTIALLY_PAID", "PARTIALLY_PAID"),
+    "partially_refunded": ("PAID", "PARTIALLY_REFUNDED"),
+    "refunded": ("PAID", "REFUNDED"),
+    "expired": ("EXPIRED", "EXPIRED"),
+    "cancelled": ("AUTHORIZED", "VOIDED"),
+    "cancelled_paid": ("PAID", "PAID"),
+    "test": ("PAID", "PAID"),
 }
+_UNPAID = frozenset({"pending", "authorized", "expired", "cancelled"})
+_REFUNDS = frozenset({"partially_refunded", "refunded"})
+_CANCELS = frozenset({"cancelled", "cancelled_paid"})
+FINANCIAL_STATUSES = frozenset(
+    {"PENDING", "AUTHORIZED", "PARTIALLY_PAID", "PAID", "PARTIALLY_REFUNDED", "REFUNDED", "VOIDED", "EXPIRED"}
+)
+ORDER_SORT_KEYS = frozenset(
+    {
+        "CREATED_AT",
+        "CURRENT_TOTAL_PRICE",
+        "CUSTOMER_NAME",
+        "DESTINATION",
+        "FINANCIAL_STATUS",
+        "FULFILLMENT_STATUS",
+        "ID",
+        "ORDER_NUMBER",
+        "PO_NUMBER",
+        "PROCESSED_AT",
+        "RELEVANCE",
+        "TOTAL_ITEMS_QUANTITY",
+        "TOTAL_PRICE",
+        "UPDATED_AT",
+    }
+)
+ORDERS_ARGUMENTS = frozenset({"first", "after", "last", "before", "reverse", "sortKey", "query", "savedSearchId"})
 _MONEY_BAG = {"shopMoney": "MoneyV2", "presentmentMoney": "MoneyV2"}
 SCHEMA: dict[str, dict[str, str]] = {
     "QueryRoot": {"orders": "OrderConnection", "shop": "Shop"},
@@ -100,18 +162,20 @@ SCHEMA: dict[str, dict[str, str]] = {
         "updatedAt": "DateTime",
         "test": "Boolean",
         "cancelledAt": "DateTime",
-        "cancelReason": "String",
+        "cancelReason": "OrderCancelReason",
         "closed": "Boolean",
         "confirmed": "Boolean",
         "currencyCode": "CurrencyCode",
         "presentmentCurrencyCode": "CurrencyCode",
-        "displayFinancialStatus": "String",
-        "displayFulfillmentStatus": "String",
+        "displayFinancialStatus": "OrderDisplayFinancialStatus",
+        "displayFulfillmentStatus": "OrderDisplayFulfillmentStatus",
         "totalPriceSet": "MoneyBag",
         "currentTotalPriceSet": "MoneyBag",
         "subtotalPriceSet": "MoneyBag",
         "currentSubtotalPriceSet": "MoneyBag",
+        "totalReceivedSet": "MoneyBag",
         "totalRefundedSet": "MoneyBag",
+        "netPaymentSet": "MoneyBag",
     },
     "MoneyBag": _MONEY_BAG,
     "MoneyV2": {"amount": "Decimal", "currencyCode": "CurrencyCode"},
@@ -332,6 +396,18 @@ def _orders(
 ) -> tuple[dict[str, Any], list[dict[str, str]], int, dict[int, tuple[Event, datetime]]]:
     """The orders connection, search warnings, the page size asked for, and which
     rendering (event, as seen at) each order object is."""
+    for name in args:
+        if name not in ORDERS_ARGUMENTS:
+            raise graphql.GraphQLError(
+                f"Field 'orders' doesn't accept argument '{name}'",
+                extensions={"code": "argumentNotAccepted", "name": "orders", "typeName": "Field", "argumentName": name},
+            )
+    if args.get("sortKey") is not None and args["sortKey"] not in ORDER_SORT_KEYS:
+        raise graphql.GraphQLError(
+            f"Argument 'sortKey' on Field 'orders' has an invalid value ({args['sortKey']}). "
+            "Expected type 'OrderSortKeys'.",
+            extensions={"code": "argumentLiteralsIncompatible", "typeName": "Field", "argumentName": "sortKey"},
+        )
     first, last = args.get("first"), args.get("last")
     if first is None and last is None:
         raise graphql.GraphQLError("you must provide one of first or last")
@@ -438,33 +514,56 @@ def _status_predicate(status: str) -> Any:
     return lambda o: True
 
 
-_SETTLED = timedelta(minutes=30)  # the last change the simulated order goes through
+_CANCEL_AFTER = timedelta(minutes=20)
+
+
+def _change_at(event: Event) -> datetime | None:
+    """When the order is refunded or cancelled (None: it never changes)."""
+    if event.kind in _REFUNDS:
+        return event.at + timedelta(minutes=event.random("refund at").randint(15, 180))
+    if event.kind in _CANCELS:
+        return event.at + _CANCEL_AFTER
+    return None
 
 
 def _seen_at(event: Event, now: datetime) -> datetime:
-    # `now` only matters to a refunded or cancelled order, and only until it settles;
-    # from then on (and for every other order, from the start) its rendering never
-    # changes, so it is built once (callers never modify it).
-    if event.kind not in ("refunded", "partially_refunded", "cancelled"):
-        return event.at
-    return min(now, event.at + _SETTLED)
+    # An order shows one of at most two states, each from a fixed moment on: its rendering
+    # is built once per state (callers never modify it).
+    change = _change_at(event)
+    return change if change is not None and now >= change else event.at
 
 
 @functools.lru_cache(maxsize=65_536)
-def _order_seen_at(event: Event, now: datetime) -> dict[str, Any]:
+def _order_seen_at(event: Event, seen_at: datetime) -> dict[str, Any]:
+    """The order of `event` as it stands from `seen_at` on (its creation, or its change)."""
     currency = event.currency
     total = event.minor
-    refunded = {"refunded": total, "partially_refunded": total * event.random("refund").randint(10, 60) // 100}.get(
-        event.kind, 0
-    )
-    current = total - refunded
+    changed = seen_at > event.at
+    if event.kind in _UNPAID:
+        received = 0
+    elif event.kind == "partially_paid":
+        received = total * event.random("captured").randint(30, 70) // 100
+    else:
+        received = total
+    refunded = 0
+    if changed and event.kind == "refunded":
+        refunded = received
+    elif changed and event.kind == "partially_refunded":
+        refunded = total * event.random("refund").randint(10, 60) // 100
+    returned = refunded  # refunds here come with a return of what they pay back
+    cancelled = changed and event.kind in _CANCELS
     legacy = 5_500_000_000_000 + event.ordinal
     created = rfc3339(event.at)
-    cancelled = event.kind == "cancelled"
+    presented = _presentment_currency(event)
 
     def money(minor: int) -> dict[str, Any]:
-        amount = {"amount": short_decimal(minor, currency), "currencyCode": currency}
-        return {"shopMoney": amount, "presentmentMoney": dict(amount)}
+        return {
+            "shopMoney": {"amount": short_decimal(minor, currency), "currencyCode": currency},
+            "presentmentMoney": {
+                "amount": short_decimal(_convert(minor, currency, presented), presented),
+                "currencyCode": presented,
+            },
+        }
 
     return {
         "id": f"gid://shopify/Order/{legacy}",
@@ -472,22 +571,39 @@ def _order_seen_at(event: Event, now: datetime) -> dict[str, Any]:
         "name": f"#{1001 + event.ordinal}",
         "createdAt": created,
         "processedAt": created,
-        "updatedAt": rfc3339(min(now, event.at + timedelta(minutes=30))) if refunded or cancelled else created,
+        "updatedAt": rfc3339(seen_at),
         "test": event.kind == "test",
-        "cancelledAt": rfc3339(min(now, event.at + timedelta(minutes=20))) if cancelled else None,
-        "cancelReason": "CUSTOMER" if cancelled else None,
-        "closed": event.kind in ("paid", "refunded", "cancelled"),
+        "cancelledAt": rfc3339(seen_at) if cancelled else None,
+        "cancelReason": ("CUSTOMER" if event.kind == "cancelled" else "INVENTORY") if cancelled else None,
+        "closed": cancelled or event.kind in ("paid", "refunded"),
         "confirmed": True,
         "currencyCode": currency,
-        "presentmentCurrencyCode": currency,
-        "displayFinancialStatus": _FINANCIAL[event.kind],
+        "presentmentCurrencyCode": presented,
+        "displayFinancialStatus": _FINANCIAL[event.kind][changed],
         "displayFulfillmentStatus": "FULFILLED" if event.kind == "paid" else "UNFULFILLED",
         "totalPriceSet": money(total),
-        "currentTotalPriceSet": money(current),
+        "currentTotalPriceSet": money(total - returned),
         "subtotalPriceSet": money(total),
-        "currentSubtotalPriceSet": money(current),
+        "currentSubtotalPriceSet": money(total - returned),
+        "totalReceivedSet": money(received),
         "totalRefundedSet": money(refunded),
+        "netPaymentSet": money(received - refunded),
     }
+
+
+def _presentment_currency(event: Event) -> str:
+    """The customer's currency: the shop's own, except in `-multi` shops."""
+    if "multi" not in conventions(event.account) or event.currency not in PRESENTMENT_RATES:
+        return event.currency
+    return event.random("presentment").choice(PRESENTMENT_CURRENCIES)
+
+
+def _convert(minor: int, currency: str, to: str) -> int:
+    """Shop money in the presentment currency, at the fixed rates, half-even to its minor unit."""
+    if to == currency:
+        return minor
+    value = major(minor, currency) / PRESENTMENT_RATES[currency] * PRESENTMENT_RATES[to]
+    return int(value.scaleb(exponent(to)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
 def _cursor(order: dict[str, Any]) -> str:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import responses
 from responses import matchers
 
 from providers import shopify
-from providers.base import SourceKind
+from providers.base import Basis, SourceKind
 from providers.errors import (
     ProviderAuthError,
     ProviderBadResponse,
@@ -33,7 +35,9 @@ def load(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
 
 
-def order(number: int, currency: str, amount: str, **overrides: Any) -> dict[str, Any]:
+def order(number: int, currency: str, received: str, refunded: str = "0.0", **overrides: Any) -> dict[str, Any]:
+    """An order edge as Shopify answers ORDERS_QUERY: `received` and `refunded` are the
+    shop-money amounts of totalReceivedSet and totalRefundedSet."""
     node = {
         "id": f"gid://shopify/Order/58012345{number:05d}",
         "name": f"#{1000 + number}",
@@ -41,7 +45,8 @@ def order(number: int, currency: str, amount: str, **overrides: Any) -> dict[str
         "test": False,
         "cancelledAt": None,
         "displayFinancialStatus": "PAID",
-        "currentTotalPriceSet": {"shopMoney": {"amount": amount, "currencyCode": currency}},
+        "totalReceivedSet": {"shopMoney": {"amount": received, "currencyCode": currency}},
+        "totalRefundedSet": {"shopMoney": {"amount": refunded, "currencyCode": currency}},
     }
     node.update(overrides)
     return {"node": node}
@@ -88,9 +93,11 @@ class TestShopifyContract(ProviderContract):
                 edges.append(order(number, currency, amount))
             # What Shopify also returns for the window and must not be counted.
             edges += [
-                order(900 + index, "USD", "500.00", test=True),
-                order(910 + index, "USD", "75.00", cancelledAt="2026-11-27T10:00:00Z", displayFinancialStatus="VOIDED"),
-                order(920 + index, "USD", "0.00", displayFinancialStatus="REFUNDED"),
+                order(900 + index, "USD", "500.0", test=True),
+                order(910 + index, "USD", "0.0", cancelledAt="2026-11-27T10:00:00Z", displayFinancialStatus="VOIDED"),
+                order(920 + index, "USD", "75.0", "75.0", displayFinancialStatus="REFUNDED"),
+                order(930 + index, "USD", "0.0", displayFinancialStatus="PENDING"),
+                order(940 + index, "USD", "0.0", displayFinancialStatus="AUTHORIZED"),
             ]
             last = index == len(chunks) - 1
             cursor_in = None if index == 0 else f"cursor-{index}"
@@ -157,9 +164,11 @@ def test_posts_the_pinned_orders_query_and_follows_the_cursor() -> None:
     assert "Authorization" not in first.headers
     body = json.loads(first.body or b"")
     assert "orders(first: $first, after: $after, query: $query, sortKey: CREATED_AT)" in body["query"]
-    for field in ("createdAt", "test", "cancelledAt", "displayFinancialStatus", "currentTotalPriceSet"):
+    for field in ("createdAt", "test", "cancelledAt", "displayFinancialStatus"):
         assert field in body["query"]
-    assert "shopMoney { amount currencyCode }" in body["query"]
+    assert "totalReceivedSet { shopMoney { amount currencyCode } }" in body["query"]
+    assert "totalRefundedSet { shopMoney { amount currencyCode } }" in body["query"]
+    assert "presentmentMoney" not in body["query"] and "currentTotalPriceSet" not in body["query"]
     assert "pageInfo { hasNextPage endCursor }" in body["query"]
     # Berlin midnight is 23:00 UTC the day before; the end is inclusive to the second.
     assert body["variables"] == {
@@ -171,27 +180,139 @@ def test_posts_the_pinned_orders_query_and_follows_the_cursor() -> None:
     assert second["variables"]["after"] == page1["data"]["orders"]["pageInfo"]["endCursor"]
     assert second["variables"]["query"] == body["variables"]["query"]
 
-    # 49.9 paid + 30.10 still kept of a partially refunded order + 120.00 pending;
-    # the test order, the cancelled/voided one and the fully refunded one are not counted.
-    assert result.amounts == {"EUR": 4990 + 3010 + 12000}
+    # 49.9 paid + (50.0 received − 19.9 refunded) + 40.0 received of a partially paid order;
+    # the test order, the voided, the fully refunded, the pending and the authorized ones
+    # add nothing and are not counted.
+    assert result.amounts == {"EUR": 4990 + 3010 + 4000}
     assert result.count == 3
     assert result.source_key == "shopify"
     assert result.kind == SourceKind.SALES
+    assert result.basis == Basis(measure="received_minus_refunded", time_zone="Europe/Berlin", date=date(2026, 11, 27))
+
+
+def fetch_one_page(*edges: dict[str, Any]) -> Any:
+    responses.add("POST", GRAPHQL_URL, json=page(list(edges), None, False))
+    return fetch()
+
+
+# --- the rule: received minus refunded, in shop money -------------------------------------
+
+
+@pytest.mark.parametrize("status", ["PENDING", "AUTHORIZED"])
+@responses.activate
+def test_pending_and_authorized_orders_count_nothing(status: str) -> None:
+    result = fetch_one_page(order(1, "USD", "0.0", displayFinancialStatus=status), order(2, "USD", "5.0"))
+    assert result.amounts == {"USD": 500}
+    assert result.count == 1
 
 
 @responses.activate
-def test_test_and_cancelled_orders_are_excluded() -> None:
-    edges = [
-        order(1, "USD", "10.00", test=True),
-        order(2, "USD", "20.00", cancelledAt="2026-11-27T10:00:00Z"),
-        order(3, "USD", "30.00", cancelledAt="2026-11-27T10:00:00Z", displayFinancialStatus="PAID"),
-        order(4, "USD", "40.00", displayFinancialStatus="EXPIRED"),
-        order(5, "USD", "5.00"),
-    ]
-    responses.add("POST", GRAPHQL_URL, json=page(edges, "c1", False))
-    result = fetch()
+def test_a_partially_paid_order_counts_what_was_received() -> None:
+    # A 100.00 order of which 30.00 was captured: Shopify reports 30.0 received.
+    result = fetch_one_page(order(1, "USD", "30.0", displayFinancialStatus="PARTIALLY_PAID"))
+    assert result.amounts == {"USD": 3000}
+    assert result.count == 1
+
+
+@responses.activate
+def test_a_partial_refund_is_netted() -> None:
+    result = fetch_one_page(order(1, "GBP", "120.0", "45.5", displayFinancialStatus="PARTIALLY_REFUNDED"))
+    assert result.amounts == {"GBP": 7450}
+    assert result.count == 1
+
+
+@responses.activate
+def test_a_refund_made_today_of_an_order_created_today_is_netted() -> None:
+    # Created at 08:00, refunded in full at 13:00 the same day: nothing left to count.
+    refunded_today = order(
+        1, "USD", "60.0", "60.0", createdAt="2026-11-27T08:00:00Z", displayFinancialStatus="REFUNDED"
+    )
+    result = fetch_one_page(refunded_today, order(2, "USD", "9.99"))
+    assert result.amounts == {"USD": 999}
+    assert result.count == 1
+
+
+@responses.activate
+def test_refunds_beyond_what_was_received_never_count_below_zero() -> None:
+    result = fetch_one_page(order(1, "USD", "10.0", "25.0", displayFinancialStatus="REFUNDED"), order(2, "USD", "1.0"))
+    assert result.amounts == {"USD": 100}
+    assert result.count == 1
+
+
+@pytest.mark.parametrize("status", ["VOIDED", "EXPIRED"])
+@responses.activate
+def test_voided_and_expired_orders_received_nothing(status: str) -> None:
+    result = fetch_one_page(order(1, "USD", "0.0", displayFinancialStatus=status))
+    assert result.amounts == {}
+    assert result.count == 0
+
+
+@responses.activate
+def test_test_orders_are_excluded() -> None:
+    result = fetch_one_page(order(1, "USD", "10.0", test=True), order(2, "USD", "5.0"))
     assert result.amounts == {"USD": 500}
     assert result.count == 1
+
+
+@responses.activate
+def test_cancelled_orders_count_nothing_even_before_their_refund() -> None:
+    cancelled_unrefunded = order(1, "USD", "30.0", cancelledAt="2026-11-27T10:00:00Z", displayFinancialStatus="PAID")
+    cancelled_voided = order(2, "USD", "0.0", cancelledAt="2026-11-27T10:00:00Z", displayFinancialStatus="VOIDED")
+    result = fetch_one_page(cancelled_unrefunded, cancelled_voided, order(3, "USD", "5.0"))
+    assert result.amounts == {"USD": 500}
+    assert result.count == 1
+
+
+@pytest.mark.parametrize("status", ["CAPTURED", "paid", "", "PARTIALLY_CAPTURED"])
+@responses.activate
+def test_an_unknown_financial_status_is_a_bad_response(status: str) -> None:
+    responses.add("POST", GRAPHQL_URL, json=page([order(1, "USD", "5.0", displayFinancialStatus=status)], None, False))
+    with pytest.raises(ProviderBadResponse) as info:
+        fetch()
+    assert "data.orders.edges[0].node.displayFinancialStatus" in str(info.value)
+    assert info.value.platform == "shopify" and info.value.kind == "bad_response"
+
+
+@responses.activate
+def test_a_null_financial_status_is_decided_by_the_money() -> None:
+    # The field is nullable in the schema; the money fields still say what was received.
+    result = fetch_one_page(order(1, "USD", "5.0", displayFinancialStatus=None))
+    assert result.amounts == {"USD": 500}
+
+
+@pytest.mark.parametrize("field", ["totalReceivedSet", "totalRefundedSet"])
+@pytest.mark.parametrize("part", ["", ".shopMoney", ".shopMoney.amount", ".shopMoney.currencyCode"])
+@responses.activate
+def test_a_missing_money_field_is_a_bad_response_naming_it(field: str, part: str) -> None:
+    edge = order(1, "USD", "1.0", test=True)  # checked on orders that count nothing, too
+    *parents, last = f"{field}{part}".split(".")
+    holder = edge["node"]
+    for key in parents:
+        holder = holder[key]
+    del holder[last]
+    responses.add("POST", GRAPHQL_URL, json=page([edge], None, False))
+    with pytest.raises(ProviderBadResponse) as info:
+        fetch()
+    assert f"data.orders.edges[0].node.{field}{part}" in str(info.value)
+    assert info.value.platform == "shopify"
+
+
+@pytest.mark.parametrize("currency", ["XXX", "USDC", "ZZZ"])
+@responses.activate
+def test_a_currency_without_an_iso_minor_unit_is_a_bad_response(currency: str) -> None:
+    responses.add("POST", GRAPHQL_URL, json=page([order(1, currency, "1.0")], None, False))
+    with pytest.raises(ProviderBadResponse) as info:
+        fetch()
+    assert "data.orders.edges[0].node.totalReceivedSet.shopMoney" in str(info.value)
+
+
+@responses.activate
+def test_received_and_refunded_in_different_currencies_is_a_bad_response() -> None:
+    edge = order(1, "USD", "10.0", "2.0", displayFinancialStatus="PARTIALLY_REFUNDED")
+    edge["node"]["totalRefundedSet"]["shopMoney"]["currencyCode"] = "EUR"
+    responses.add("POST", GRAPHQL_URL, json=page([edge], None, False))
+    with pytest.raises(ProviderBadResponse, match="different shop currencies"):
+        fetch()
 
 
 @responses.activate
@@ -314,17 +435,6 @@ def test_a_token_echoed_by_the_platform_is_redacted() -> None:
 
 
 @responses.activate
-def test_a_missing_money_field_is_a_bad_response_naming_it() -> None:
-    edge = order(1, "USD", "1.00")
-    del edge["node"]["currentTotalPriceSet"]["shopMoney"]["amount"]
-    responses.add("POST", GRAPHQL_URL, json=page([edge], None, False))
-    with pytest.raises(ProviderBadResponse) as info:
-        fetch()
-    assert "data.orders.edges[0].node.currentTotalPriceSet.shopMoney.amount" in str(info.value)
-    assert info.value.platform == "shopify"
-
-
-@responses.activate
 def test_an_amount_with_too_many_decimals_is_refused() -> None:
     responses.add("POST", GRAPHQL_URL, json=page([order(1, "USD", "1.005")], None, False))
     with pytest.raises(ProviderBadResponse):
@@ -347,3 +457,47 @@ def test_pages_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ProviderBadResponse, match="more than 3 pages"):
         fetch()
     assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_shop_money_is_counted_never_presentment_money() -> None:
+    # A EUR shop selling to a customer in JPY: were Shopify to send presentmentMoney too,
+    # the shop's own currency is what counts.
+    edge = order(1, "EUR", "92.0", "9.2", displayFinancialStatus="PARTIALLY_REFUNDED")
+    edge["node"]["totalReceivedSet"]["presentmentMoney"] = {"amount": "15137.0", "currencyCode": "JPY"}
+    edge["node"]["totalRefundedSet"]["presentmentMoney"] = {"amount": "1514.0", "currencyCode": "JPY"}
+    result = fetch_one_page(edge)
+    assert result.amounts == {"EUR": 8280}
+
+
+MULTI_SHOP_QUERY = """query($query: String) { orders(first: 250, query: $query) { nodes {
+  test cancelledAt presentmentCurrencyCode
+  totalReceivedSet { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }
+  totalRefundedSet { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } } } } }"""
+
+
+def test_a_multi_currency_shop_is_counted_in_its_own_currency(sandbox: Any) -> None:
+    """Against the simulator: a `-multi` shop presents orders in USD, EUR, GBP and JPY; the
+    figure is the shop money of the same orders, in the shop's currency only."""
+    shop, now = "rule-check-multi.myshopify.com", datetime(2026, 6, 3, 21, 0, tzinfo=UTC)
+    sandbox.set_now(now)
+    ctx = TestShopifyContract().context(
+        platform_account_id=shop, access_token=TOKEN, window_start=now.replace(hour=0), window_end=now
+    )
+    result = ShopifyProvider(base_url=sandbox.url).fetch_revenue(ctx)
+
+    search = f"created_at:>='{now.replace(hour=0).isoformat()}' AND created_at:<='{now.isoformat()}'"
+    answer = requests.post(
+        f"{sandbox.url}/admin/api/{API_VERSION}/graphql.json",
+        json={"query": MULTI_SHOP_QUERY, "variables": {"query": search}},
+        headers={"X-Shopify-Access-Token": TOKEN, "X-Skeldir-Shop": shop},
+        timeout=10,
+    ).json()
+    counted = [o for o in answer["data"]["orders"]["nodes"] if not o["test"] and not o["cancelledAt"]]
+    assert {o["presentmentCurrencyCode"] for o in counted} == {"USD", "EUR", "GBP", "JPY"}
+
+    def net(o: dict[str, Any], money: str) -> Decimal:
+        return Decimal(o["totalReceivedSet"][money]["amount"]) - Decimal(o["totalRefundedSet"][money]["amount"])
+
+    assert result.amounts == {"USD": int(sum(net(o, "shopMoney") for o in counted) * 100)}
+    assert result.count == sum(1 for o in counted if net(o, "shopMoney") > 0)
