@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 import responses
 
 from providers.base import Basis, ProviderContext, SourceKind
@@ -523,3 +524,74 @@ def test_unknown_currency_is_a_bad_response_naming_the_order() -> None:
     responses.get(f"{BASE}{ORDERS_PATH}", json=[order(4711, "completed", "BTC", "0.001")], headers=page_headers(1, 1))
     with pytest.raises(ProviderBadResponse, match="4711"):
         WooCommerceProvider(base_url=BASE).fetch_revenue(context())
+
+
+# --- end to end, against the simulator ---------------------------------------------------
+
+E2E_NOW = datetime(2026, 6, 3, 15, 0, tzinfo=UTC)
+
+
+def sim_context(store: str, start: datetime, end: datetime) -> ProviderContext:
+    return context(
+        platform_account_id=f"https://{store}", access_token="ck_e2e:cs_e2e", window_start=start, window_end=end
+    )
+
+
+@pytest.fixture
+def simulator(sandbox: Any) -> Any:
+    sandbox.set_now(E2E_NOW)
+    return sandbox
+
+
+def test_simulator_order_placed_at_exactly_the_tenants_midnight_counts_once(simulator: Any) -> None:
+    # `-midnight`: an order on every quarter hour on the dot, so one at 22:00:00 UTC, the
+    # start of 2026-06-03 in Berlin. Windows starting one second apart differ by exactly that
+    # order, and adjacent windows add up (nothing counted twice at their shared bound).
+    provider = WooCommerceProvider(base_url=simulator.url)
+    store = "e2e-midnight.example.com"
+    start = E2E_NOW.astimezone(TENANT_ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = E2E_NOW.astimezone(TENANT_ZONE)
+    whole = provider.fetch_revenue(sim_context(store, start, end))
+    late = provider.fetch_revenue(sim_context(store, start + timedelta(seconds=1), end))
+    assert whole.count == late.count + 1
+    (currency,) = whole.amounts
+    assert whole.amounts[currency] > late.amounts[currency]
+
+    before = provider.fetch_revenue(sim_context(store, start - timedelta(minutes=15), start))
+    both = provider.fetch_revenue(sim_context(store, start - timedelta(minutes=15), end))
+    assert before.count >= 1  # the 21:45:00 order, and any other of that quarter hour
+    assert both.count == before.count + whole.count
+    assert both.amounts[currency] == before.amounts[currency] + whole.amounts[currency]
+
+
+def test_simulator_store_with_four_decimals_is_read_to_the_cent(simulator: Any) -> None:
+    # `-dp4`: the store's prices have 4 decimals ("12.3456" without dp). The adapter's figure
+    # is each paid order's total less its refunds, each rounded half up to the cent.
+    store = "e2e-dp4.example.com"
+    start = E2E_NOW.astimezone(TENANT_ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
+    raw = requests.get(
+        f"{simulator.url}/wp-json/wc/v3/orders",
+        params={
+            "after": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+            "dates_are_gmt": "true",
+            "per_page": 100,
+            "status": "processing,completed,ready-for-pickup",
+        },
+        auth=("ck_e2e", "cs_e2e"),
+        headers={"X-Skeldir-Shop": store},
+        timeout=10,
+    )
+    native = raw.json()
+    assert int(raw.headers["X-WP-TotalPages"]) == 1
+    assert any(len(o["total"].split(".")[1]) == 4 and not o["total"].endswith("00") for o in native)
+
+    def cents(value: str) -> int:
+        return int(Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) * 100)
+
+    nets = [cents(o["total"]) - sum(cents(r["total"][1:]) for r in o["refunds"]) for o in native]
+    # The start is midnight Berlin (22:00 UTC the day before), which is inside the window.
+    result = WooCommerceProvider(base_url=simulator.url).fetch_revenue(
+        sim_context(store, start, E2E_NOW.astimezone(TENANT_ZONE))
+    )
+    assert result.amounts == {"USD": sum(n for n in nets if n > 0)}
+    assert result.count == sum(1 for n in nets if n > 0) > 0
