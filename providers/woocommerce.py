@@ -28,7 +28,8 @@ Endpoint: GET {store}/wp-json/wc/v3/orders?after=<start - 1 s>&before=<end>&date
           `X-Skeldir-Shop: <store host>` names the store.
 Window:   `after`/`before` go into a WP_Date_Query on the creation date [ctrl
           prepare_objects_query], `dates_are_gmt=true` choosing the post_date_gmt column
-          (HPOS maps it to date_created_gmt, OrdersTableQuery::maybe_remap_args). The query
+          (HPOS maps it to date_created_gmt: src/Internal/DataStores/Orders/
+          OrdersTableQuery.php maybe_remap_args, process_date_args). The query
           sets no `inclusive`, whose default is false [wpdq], so both bounds are STRICT:
           `date_created_gmt > after AND date_created_gmt < before`. An order placed at
           exactly the tenant's midnight would be lost with after=<midnight>. Creation dates
@@ -52,8 +53,9 @@ Statuses: `status=any` (the default [ctrl v3]) so every order of the day is seen
           is not read because it stays set after a refund or cancellation. Known unpaid
           statuses count 0: pending, on-hold, failed (no payment), cancelled, refunded (its
           refunds equal its total), checkout-draft (block checkout drafts, listed under
-          `any`), and trash, auto-draft, draft, new [OrderStatus enum] that `any` does not
-          list but a plugin might. Any other status is a bad response: extensions register
+          `any` [DraftOrders: exclude_from_search false]), and WooCommerce's other non-sale
+          states trash, auto-draft, draft, new [OrderStatus enum] (trash is never listed
+          under `any`; the others may be). Any other status is a bad response: extensions register
           their own statuses (`wc_order_statuses`) and may add them to the paid list
           (`woocommerce_order_is_paid_statuses`: "shipped", "delivered", "partial-payment",
           "pre-ordered"...), which this adapter cannot know; reporting such a store's
