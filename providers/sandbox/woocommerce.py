@@ -6,36 +6,70 @@ the Host); the account is that host plus the path prefix, e.g. `shop.example.com
 Auth: HTTP Basic consumer_key:consumer_secret, or the consumer_key / consumer_secret
 query parameters.
 
-Query: after / before (ISO 8601; exclusive, as WordPress's date query), dates_are_gmt
-(without it, and without an offset in the value, dates are store time, which is a fixed
-UTC-05:00 here, so date_created and date_created_gmt differ), status (comma list;
-default any), per_page (1..100, default 10), page, orderby (date|id|modified),
-order (asc|desc, default desc). Answers a JSON list with X-WP-Total / X-WP-TotalPages
-and a Link header; a page past the end is [] with the same headers.
+Query, as WooCommerce and WordPress answer it (see providers/woocommerce.py for the
+sources):
+- after / before: validated as WordPress REST date-times (`rest_parse_date`: date, time to
+  the second, optional fraction and offset; anything else is 400 rest_invalid_param). A
+  value with an offset is converted to the STORE's time zone and its wall clock kept (a
+  value without one is a wall clock already), the fraction dropped; that wall clock is
+  compared, STRICTLY (WP_Date_Query's `inclusive` is false), with the GMT creation date
+  under dates_are_gmt=true, else with the store-time one. So an order at exactly `after`
+  is not listed, and an offset sent with dates_are_gmt=true shifts the window by the
+  store's offset, as on a real store. Store time is a fixed UTC-05:00 here, so
+  date_created and date_created_gmt differ.
+- status: a comma list of known statuses, default `any` = every status but trash (which
+  WordPress excludes from search; checkout-draft is listed).
+- dp: an integer (its absolute value is used); amounts are rendered with that many
+  decimals, rounded half away from zero as PHP's number_format does in
+  `wc_format_decimal`. Without it, the store's own number of decimals.
+- per_page (1..100, default 10), page, orderby (date|id|modified, ties by id), order
+  (asc|desc, default desc), _fields. Answers a JSON list with X-WP-Total /
+  X-WP-TotalPages and a Link header; a page past the end is [] with the same headers.
 
-Orders that must not be counted: cancelled, refunded, failed, pending, on-hold (only
-returned when the status filter lets them through).
+Orders: every WooCommerce status occurs: completed, processing and ready-for-pickup
+(paid); cancelled, refunded (refunded in full), failed, pending, on-hold, checkout-draft and
+trash (not counted). About one paid order in four gets a partial refund some hours after
+it was placed (later the same day for most), listed once that moment has passed.
+
+Store conventions (in the store host or path, besides data.py's currency ones):
+- `-dp<N>` (e.g. `-dp4`): the store shows N decimals, and its prices have them
+  (`12.3456`); without it, the currency's own number of decimals.
+- `-midnight`: besides the day's usual orders, a completed order on every quarter hour on
+  the dot (00:00:00, 00:15:00 ... UTC), so every time zone's midnight has an order placed
+  exactly then.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from providers.sandbox.core import BadRequest, Call, Encoded, Platform, Request, Response, retry_after_header, route
-from providers.sandbox.data import Event, Profile, alnum_id, events_between, fixed, parse_instant
+from providers.sandbox.data import (
+    HISTORY_DAYS,
+    Event,
+    Profile,
+    account_currency,
+    alnum_id,
+    conventions,
+    events_between,
+    exponent,
+    random_minor,
+    rng,
+)
 
 PROFILE = Profile(
-    counted=(("completed", 10), ("processing", 6)),
-    excluded=("cancelled", "refunded", "failed", "pending", "on-hold"),
+    counted=(("completed", 10), ("processing", 6), ("ready-for-pickup", 1)),
+    excluded=("cancelled", "refunded", "failed", "pending", "on-hold", "checkout-draft", "trash"),
 )
 STORE_TZ = timezone(timedelta(hours=-5))
 STATUSES = (
     "pending",
     "processing",
+    "ready-for-pickup",
     "on-hold",
     "completed",
     "cancelled",
@@ -44,7 +78,11 @@ STATUSES = (
     "trash",
     "checkout-draft",
 )
-_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
+PAID = frozenset({"completed", "processing", "ready-for-pickup", "refunded"})  # paid at some point
+# rest_parse_date's pattern: a date, a time to the second, an optional fraction and offset.
+_REST_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}(?::\d{2})?)?$")
+_STORE_DP = re.compile(r"-dp(\d)(?!\d)")
+QUARTER_HOURS = 96
 
 
 class WooCommerce(Platform):
@@ -68,7 +106,7 @@ class WooCommerce(Platform):
             return _error(401, "woocommerce_rest_authentication_error", "Consumer key is invalid.")
 
         gmt = (request.arg("dates_are_gmt") or "").lower() in ("1", "true")
-        after, before = _date(request, "after", gmt), _date(request, "before", gmt)
+        after, before = _bound(request, "after", gmt), _bound(request, "before", gmt)
         statuses = _statuses(request.arg("status"))
         per_page = _int(request, "per_page", 10, 1, 100)
         page = _int(request, "page", 1, 1, 10**6)
@@ -80,14 +118,15 @@ class WooCommerce(Platform):
             raise BadRequest("order is not one of asc and desc.", param="order")
 
         account = self.account(request, "data")
-        start = after + timedelta(microseconds=1) if after else None
-        events = [e for e in events_between(self.key, account, PROFILE, start, before, call.now) if e.kind in statuses]
+        dp = _dp(request, store_decimals(account))
+        start = after + timedelta(microseconds=1) if after else None  # strictly after
+        events = [e for e in _events(account, start, before, call.now) if e.kind in statuses]
         if order == "desc":
             events.reverse()
         size = call.state.page_size(per_page)
         total_pages = -(-len(events) // size)
         fields = _fields(request)
-        orders = [_order(e, call.now, fields) for e in events[(page - 1) * size : page * size]]
+        orders = [_order(e, call.now, fields, dp) for e in events[(page - 1) * size : page * size]]
         headers = [("X-WP-Total", str(len(events))), ("X-WP-TotalPages", str(total_pages))]
         link = _link(request, page, total_pages)
         if link:
@@ -131,17 +170,18 @@ class WooCommerce(Platform):
         )
 
 
-def _order(event: Event, now: datetime, fields: tuple[str, ...] | None) -> Encoded:
-    # An order changes when it is placed, when its payment settles five minutes later
-    # and, for some, when it is completed two hours after: it renders as of the last of
-    # those it has reached, so each of its few renderings is built and encoded once.
-    changes = (event.at, event.at + timedelta(minutes=5), _completed_at(event))
-    return _order_encoded(event, max(change for change in changes if change is not None and change <= now), fields)
+def _order(event: Event, now: datetime, fields: tuple[str, ...] | None, dp: int) -> Encoded:
+    # An order changes when it is placed, when its payment settles five minutes later,
+    # for some when it is completed two hours after and for some when it is partly
+    # refunded: it renders as of the last of those it has reached, so each of its few
+    # renderings is built and encoded once.
+    changes = (event.at, event.at + timedelta(minutes=5), _completed_at(event), _refund(event)[0])
+    return _order_encoded(event, max(change for change in changes if change is not None and change <= now), fields, dp)
 
 
 @functools.lru_cache(maxsize=65_536)
-def _order_encoded(event: Event, now: datetime, fields: tuple[str, ...] | None) -> Encoded:
-    order = _order_seen_at(event, now)
+def _order_encoded(event: Event, now: datetime, fields: tuple[str, ...] | None, dp: int) -> Encoded:
+    order = _order_seen_at(event, now, dp)
     return Encoded.of(order if fields is None else _only(order, fields))  # the encoded rendering is what is kept
 
 
@@ -173,13 +213,72 @@ def _completed_at(event: Event) -> datetime | None:
     return event.at + timedelta(hours=2) if event.kind in ("completed", "refunded") else None
 
 
-def _order_seen_at(event: Event, now: datetime) -> dict[str, Any]:
+@functools.lru_cache(maxsize=65_536)
+def _refund(event: Event) -> tuple[datetime | None, int]:
+    """(when, amount in store units) of a paid order's partial refund; (None, 0) for most."""
+    if event.kind not in ("completed", "processing", "ready-for-pickup"):
+        return None, 0
+    r = event.random("refund")
+    if r.random() >= 0.25:
+        return None, 0
+    total = _native_total(event)
+    return event.at + timedelta(minutes=r.randint(30, 600)), max(1, total * r.randint(10, 60) // 100)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _native_total(event: Event) -> int:
+    """The order's total in the store's units (10**-decimals of the currency): the event's
+    amount, with extra random digits when the store shows more decimals than the currency
+    has, or rounded half up when it shows fewer."""
+    places, e = store_decimals(event.account), exponent(event.currency)
+    if places >= e:
+        return event.minor * 10 ** (places - e) + event.random("decimals").randrange(10 ** (places - e))
+    return _rescale(event.minor, e, places)
+
+
+def store_decimals(account: str) -> int:
+    """The store's "Number of decimals" setting: `-dp<N>`, else the currency's own."""
+    found = _STORE_DP.search(account.lower())
+    return int(found[1]) if found else exponent(account_currency(account))
+
+
+def _rescale(units: int, places: int, dp: int) -> int:
+    """`units` (10**-places) in 10**-dp, rounded half away from zero (PHP number_format)."""
+    if dp >= places:
+        return units * 10 ** (dp - places)
+    step = 10 ** (places - dp)
+    magnitude = (abs(units) + step // 2) // step
+    return -magnitude if units < 0 else magnitude
+
+
+def _decimal(units: int, places: int, dp: int) -> str:
+    """`wc_format_decimal(value, dp)` of a value held as `units` of 10**-places."""
+    scaled = _rescale(units, places, dp)
+    if dp == 0:
+        return str(scaled)
+    whole, fraction = divmod(abs(scaled), 10**dp)
+    return f"{'-' if scaled < 0 else ''}{whole}.{fraction:0{dp}d}"
+
+
+def _order_seen_at(event: Event, now: datetime, dp: int) -> dict[str, Any]:
     currency = event.currency
     created = event.at
-    paid = event.kind in ("completed", "processing", "refunded")
+    paid = event.kind in PAID
     completed = _completed_at(event)
     modified = now  # the order's last change (see _order)
     number = 1000 + event.ordinal
+    places = store_decimals(event.account)
+    total = _native_total(event)
+    refund_at, refund_amount = _refund(event)
+    if event.kind == "refunded":
+        refunds = [{"id": number * 10 + 9, "reason": "", "total": "-" + _decimal(total, places, dp)}]
+    elif refund_at is not None and refund_at <= now:
+        refunds = [
+            {"id": number * 10 + 8, "reason": "Partial refund", "total": "-" + _decimal(refund_amount, places, dp)}
+        ]
+    else:
+        refunds = []
+    zero = _decimal(0, places, dp)
     return {
         "id": number,
         "parent_id": 0,
@@ -193,13 +292,13 @@ def _order_seen_at(event: Event, now: datetime) -> dict[str, Any]:
         "date_created_gmt": _gmt(created),
         "date_modified": _local(modified),
         "date_modified_gmt": _gmt(modified),
-        "discount_total": fixed(0, currency),
-        "discount_tax": fixed(0, currency),
-        "shipping_total": fixed(0, currency),
-        "shipping_tax": fixed(0, currency),
-        "cart_tax": fixed(0, currency),
-        "total": fixed(event.minor, currency),
-        "total_tax": fixed(0, currency),
+        "discount_total": zero,
+        "discount_tax": zero,
+        "shipping_total": zero,
+        "shipping_tax": zero,
+        "cart_tax": zero,
+        "total": _decimal(total, places, dp),
+        "total_tax": zero,
         "prices_include_tax": False,
         "customer_id": event.random("customer").randint(0, 500),
         "payment_method": "stripe" if event.kind != "on-hold" else "bacs",
@@ -215,16 +314,52 @@ def _order_seen_at(event: Event, now: datetime) -> dict[str, Any]:
                 "name": "Simulated product",
                 "product_id": 42,
                 "quantity": 1,
-                "subtotal": fixed(event.minor, currency),
-                "total": fixed(event.minor, currency),
+                "subtotal": _decimal(total, places, dp),
+                "total": _decimal(total, places, dp),
             }
         ],
-        "refunds": (
-            [{"id": number * 10 + 9, "reason": "", "total": fixed(-event.minor, currency)}]
-            if event.kind == "refunded"
-            else []
-        ),
+        "refunds": refunds,
     }
+
+
+def _events(account: str, start: datetime | None, end: datetime | None, now: datetime) -> list[Event]:
+    """The store's orders with start <= placed < end, by date then id (WooCommerce orders
+    `date` by "date ID")."""
+    events = events_between(WooCommerce.key, account, PROFILE, start, end, now)
+    if "-midnight" in account.lower() and "empty" not in conventions(account):
+        first = (now - timedelta(days=HISTORY_DAYS)).date()
+        lo = max(first, start.astimezone(UTC).date()) if start else first
+        hi = min(now.date(), end.astimezone(UTC).date()) if end else now.date()
+        day = lo
+        while day <= hi:
+            events.extend(
+                e
+                for e in _quarter_hour_orders(account, day)
+                if e.at <= now and (start is None or e.at >= start) and (end is None or e.at < end)
+            )
+            day += timedelta(days=1)
+        events.sort(key=lambda e: (e.at, e.ordinal))
+    return events
+
+
+@functools.lru_cache(maxsize=1024)
+def _quarter_hour_orders(account: str, day: date) -> tuple[Event, ...]:
+    currency = account_currency(account)
+    r = rng(WooCommerce.key, account, day.isoformat(), "quarter-hours")
+    midnight = datetime.combine(day, time(0), tzinfo=UTC)
+    return tuple(
+        Event(
+            platform=WooCommerce.key,
+            account=account,
+            day=day,
+            seq=900 + q,  # after any day's own orders (at most 48 x 8), below the next day's ordinals
+            at=midnight + timedelta(minutes=15 * q),
+            kind="completed",
+            currency=currency,
+            minor=random_minor(r, currency),
+        )
+        for q in range(QUARTER_HOURS)
+    )
 
 
 def _local(moment: datetime) -> str:
@@ -235,23 +370,37 @@ def _gmt(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _date(request: Request, name: str, gmt: bool) -> datetime | None:
-    value = request.arg(name)
+def _bound(request: Request, name: str, gmt: bool) -> datetime | None:
+    """`after`/`before` as the instant WordPress compares the creation date with (see the
+    module docstring): the value's wall clock, in the column's zone."""
+    value = (request.arg(name) or "").strip()
     if not value:
         return None
+    if "T" in value.upper():
+        value = value.replace(" ", "+")  # an unencoded '+' of an offset arrives as a space
+    if not _REST_DATE.match(value):
+        raise BadRequest("Invalid date.", param=name)
     try:
-        moment = parse_instant(value)
+        moment = datetime.fromisoformat(value.upper())
     except ValueError:
         raise BadRequest("Invalid date.", param=name) from None
-    if _NAIVE.match(value.strip()) and not gmt:
-        moment = moment.replace(tzinfo=STORE_TZ)
-    return moment
+    wall = moment.astimezone(STORE_TZ).replace(tzinfo=None) if moment.tzinfo else moment
+    return wall.replace(microsecond=0, tzinfo=UTC if gmt else STORE_TZ)
+
+
+def _dp(request: Request, default: int) -> int:
+    value = (request.arg("dp") or "").strip()
+    if not value:
+        return default
+    if not re.fullmatch(r"-?\d{1,3}", value):
+        raise BadRequest("dp is not of type integer.", param="dp")
+    return abs(int(value))  # the parameter's sanitize_callback is absint
 
 
 def _statuses(value: str | None) -> set[str]:
     wanted = [v.strip() for v in (value or "any").split(",") if v.strip()]
     if "any" in wanted:
-        return set(STATUSES) - {"trash", "checkout-draft"}
+        return set(STATUSES) - {"trash"}
     unknown = [w for w in wanted if w not in STATUSES]
     if unknown:
         raise BadRequest(f"status[0] is not one of any, {', '.join(STATUSES)}.", param="status")

@@ -117,8 +117,10 @@ def paypal_get(sb: Sandbox, token: str, **params: Any):
 def woo_get(
     sb: Sandbox, store: str = "store.example.com", prefix: str = "/shop", auth=("ck_sandbox", "cs_sandbox"), **params
 ):
-    params.setdefault("after", DAY_START.isoformat())
-    params.setdefault("before", NOW.isoformat())
+    # With dates_are_gmt, WordPress compares the value's wall clock with the GMT column:
+    # UTC without an offset (an offset would be converted to store time first).
+    params.setdefault("after", DAY_START.strftime("%Y-%m-%dT%H:%M:%S"))
+    params.setdefault("before", NOW.strftime("%Y-%m-%dT%H:%M:%S"))
     params.setdefault("dates_are_gmt", "true")
     params.setdefault("per_page", 100)
     params.setdefault("orderby", "date")
