@@ -27,16 +27,18 @@ Query (GAQL, JSON body `{"query": …, "pageToken": …}`)
     conversion date", Google Ads API reference, fields/v26/metrics; the UI's "Conv. value
     (by conv. time)", support.google.com/google-ads/answer/9549009) puts it on the day
     the conversion happened, which is what "claimed today" means. `segments.date` is
-    selected because that sentence is what defines the metric's date; both by-conversion-
-    date metrics are selectable with the campaign and customer resources (fields/v26/
-    campaign, fields/v26/customer), so per-campaign rows stay as before.
+    selected because that sentence is what defines the metric's date. The metrics are
+    queried FROM campaign, as before; which resources a metric can be selected with is
+    listed per resource (fields/v26/campaign, fields/v26/customer), and public GAQL
+    selects these two FROM campaign and FROM customer alike (the simulator serves both).
 
     Whose day: "All date ranges and time periods are evaluated relative to the serving
     account's time zone (customer.time_zone), rather than UTC or the API client's local
     time zone" (Google Ads API guide, Query grammar → Date ranges). So `DURING TODAY` is
     the ad account's today, whatever the tenant's zone; the context's window is not sent.
-    `customer.time_zone` ("The local timezone ID of the customer", an IANA name such as
-    `America/New_York`; fields/v26/customer) is selected and reported with the figure;
+    `customer.time_zone` ("Immutable. The local timezone ID of the customer", an IANA
+    name such as `America/New_York`; fields/v26/customer) is selected and reported with
+    the figure;
     `segments.date` of the rows is the account's date. A name the tz database does not
     know, rows naming different zones or dates, or a row without them → bad response.
 
