@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from providers.errors import (
     ProviderAuthError,
@@ -92,3 +93,15 @@ def error_body(response: HttpResponse) -> dict[str, Any]:
 def iso_utc(moment: datetime) -> str:
     """RFC 3339 in UTC to the second: `2024-05-01T22:00:00Z`."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def platform_time_zone(name: object, where: str) -> ZoneInfo:
+    """An IANA time zone a platform names (an ad account's own zone), exactly as sent: a
+    name the tz database does not know, or that is not a string, is a bad response, never
+    a silent UTC."""
+    if not isinstance(name, str) or not name:
+        raise ProviderBadResponse(f"response field {where} is not a time zone name")
+    try:
+        return ZoneInfo(name)
+    except (ValueError, LookupError, OSError):  # unknown key, a path, a file that is not TZif
+        raise ProviderBadResponse(f"response field {where} names an unknown time zone {quote(name)!r}") from None

@@ -14,29 +14,63 @@ Auth headers
     developer token no request is sent: the fetch fails with an auth error saying so.
 
 Query (GAQL, JSON body `{"query": …, "pageToken": …}`)
-    SELECT customer.currency_code, campaign.id, metrics.conversions_value,
-    metrics.conversions FROM campaign WHERE segments.date DURING TODAY
+    SELECT customer.currency_code, customer.time_zone, campaign.id, segments.date,
+    metrics.conversions_value_by_conversion_date, metrics.conversions_by_conversion_date
+    FROM campaign WHERE segments.date DURING TODAY
 
-    `DURING TODAY` is today in the ad account's own time zone, not the tenant's: the
-    window in the context is not sent, and the figure is Google's "today" for the account.
-    Pages are followed with `pageToken` = the previous `nextPageToken` (the API's page size
-    is fixed at 10,000 rows); more than 1,000 pages, or a token that repeats, is a bad
-    response.
+    Why by conversion date: `metrics.conversions_value` puts a conversion's value on the
+    date of the click (or interaction) that led to it, so "today" holds only today's
+    clicks that have converted so far, and every earlier day keeps growing for weeks.
+    `metrics.conversions_value_by_conversion_date` ("The value of conversions. This only
+    includes conversion actions which include_in_conversions_metric attribute is set to
+    true. ... When this column is selected with date, the values in date column means the
+    conversion date", Google Ads API reference, fields/v26/metrics; the UI's "Conv. value
+    (by conv. time)", support.google.com/google-ads/answer/9549009) puts it on the day
+    the conversion happened, which is what "claimed today" means. `segments.date` is
+    selected because that sentence is what defines the metric's date. The metrics are
+    queried FROM campaign, as before; which resources a metric can be selected with is
+    listed per resource (fields/v26/campaign, fields/v26/customer), and public GAQL
+    selects these two FROM campaign and FROM customer alike (the simulator serves both).
+
+    Whose day: "All date ranges and time periods are evaluated relative to the serving
+    account's time zone (customer.time_zone), rather than UTC or the API client's local
+    time zone" (Google Ads API guide, Query grammar → Date ranges). So `DURING TODAY` is
+    the ad account's today, whatever the tenant's zone; the context's window is not sent.
+    `customer.time_zone` ("Immutable. The local timezone ID of the customer", an IANA
+    name such as `America/New_York`; fields/v26/customer) is selected and reported with
+    the figure;
+    `segments.date` of the rows is the account's date. A name the tz database does not
+    know, rows naming different zones or dates, or a row without them → bad response.
+
+    No rows: segmenting (selecting `segments.date`) leaves out every row whose selected
+    metrics are all zero (Google Ads API guide, Reporting → Zero metrics), so a day with
+    no conversions yet returns no rows and therefore no time zone. Only then a second
+    search, `SELECT customer.time_zone FROM customer` (no metrics: always the customer's
+    one row), learns the zone, and the date is today in it. A refresh makes one search
+    per page of results (one page in practice: the API's page size is 10,000 rows), plus
+    that one search on a day without conversions.
+
+    Pages are followed with `pageToken` = the previous `nextPageToken`; more than 1,000
+    pages, or a token that repeats, is a bad response.
 
 Response and units
-    `{"results": [{"customer": {"currencyCode": "USD"}, "campaign": {"resourceName", "id"},
-    "metrics": {"conversionsValue": 123.45, "conversions": 3.0}}], "nextPageToken",
-    "fieldMask"}`. `conversionsValue` is a double in the account currency's major unit
-    (parsed exactly as a Decimal), summed per currency and rounded half-even once to the
-    minor unit: it is a modelled figure, not a charged amount. `conversions` is also a
+    `{"results": [{"customer": {"currencyCode": "USD", "timeZone": "America/New_York"},
+    "campaign": {"resourceName", "id"}, "segments": {"date": "2026-06-03"}, "metrics":
+    {"conversionsValueByConversionDate": 123.45, "conversionsByConversionDate": 3.0}}],
+    "nextPageToken", "fieldMask"}`. The value is a double in the account currency's major
+    unit (parsed exactly as a Decimal), summed per currency and rounded half-even once to
+    the minor unit: it is a modelled figure, not a charged amount. The count is also a
     double (data-driven attribution splits conversions across campaigns); `count` is the
-    sum, rounded down to an integer. A result set with no rows may omit `results`, and
-    proto3 JSON may omit a metric that is zero: both read as zero.
+    sum, rounded down to an integer. proto3 JSON may omit a metric that is zero: it reads
+    as zero.
 
-What counts (claimed)
-    All conversion actions Google includes in "Conversions" for the account (those
-    marked primary for bidding), for every campaign of the account, today. Claimed revenue
-    is reported beside sales, never added to it.
+What counts (claimed), and its basis
+    All conversion actions Google includes in "Conversions" for the account (primary
+    actions, `include_in_conversions_metric`), each under its own attribution model and
+    lookback window (set per conversion action in Google Ads, not by the query), for every
+    campaign of the account, on the conversion's date. The result's basis says so:
+    measure `conversions_value_by_conversion_date`, the account's zone and date, and that
+    attribution. Claimed revenue is reported beside sales, never added to it.
 
 Errors (`{"error": {"code", "message", "status", "details": [GoogleAdsFailure]}}`)
     - 401 / UNAUTHENTICATED, 403 / PERMISSION_DENIED → auth.
@@ -66,14 +100,17 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
-from providers._common import DEFAULT_RETRY_AFTER, error_for_status, quote
+from providers._common import DEFAULT_RETRY_AFTER, error_for_status, platform_time_zone, quote
 from providers.base import (
+    Basis,
     CredentialCheck,
     CredentialCheckContext,
     ProviderContext,
@@ -98,8 +135,16 @@ DEFAULT_BASE_URL = "https://googleads.googleapis.com"
 DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
 MAX_PAGES = 1_000
 QUERY = (
-    "SELECT customer.currency_code, campaign.id, metrics.conversions_value, metrics.conversions "
+    "SELECT customer.currency_code, customer.time_zone, campaign.id, segments.date, "
+    "metrics.conversions_value_by_conversion_date, metrics.conversions_by_conversion_date "
     "FROM campaign WHERE segments.date DURING TODAY"
+)
+# Only when QUERY returned no rows: the account's zone (a query without metrics always has the row).
+ZONE_QUERY = "SELECT customer.time_zone FROM customer"
+MEASURE = "conversions_value_by_conversion_date"
+ATTRIBUTION = (
+    "each conversion action's own attribution model and lookback window "
+    "(primary actions, included in Conversions), by conversion date"
 )
 AUTH_STATUSES = frozenset({"UNAUTHENTICATED", "PERMISSION_DENIED"})
 REVOKED_GRANT_ERRORS = frozenset({"invalid_grant", "unauthorized_client"})
@@ -181,43 +226,78 @@ class GoogleAdsProvider(RevenueProvider):
 
         values: dict[str, Decimal] = {}
         conversions = Decimal(0)
+        days: set[tuple[str, date]] = set()  # (time zone, date) of every row
+        for payload, response in self._search(url, QUERY, ctx, headers, secrets):
+            try:
+                rows = payload.get("results", [])
+                if not isinstance(rows, list):
+                    raise ProviderBadResponse("response field results is not a list")
+                for index, row in enumerate(rows):
+                    currency, value, converted, day = _row(row, f"results[{index}]")
+                    values[currency] = values.get(currency, Decimal(0)) + value
+                    conversions += converted
+                    days.add(day)
+                if len(days) > 1:
+                    raise ProviderBadResponse(f"rows name more than one time zone or date: {sorted(days)}")
+            except ProviderBadResponse as exc:
+                exc.platform = exc.platform or self.key
+                exc.status = exc.status or response.status
+                raise
+        if days:
+            zone_name, today = days.pop()
+        else:  # no conversions today: no rows, so ask the customer for its zone
+            zone_name = self._time_zone(url, ctx, headers, secrets)
+            today = datetime.now(ZoneInfo(zone_name)).date()
+        return RevenueResult(
+            source_key=self.key,
+            kind=self.kind,
+            amounts={c: decimal_to_minor(v, c, exact=False) for c, v in values.items()},
+            count=int(conversions.to_integral_value(rounding=ROUND_FLOOR)),
+            as_of=datetime.now(UTC),
+            basis=Basis(measure=MEASURE, time_zone=zone_name, date=today, attribution=ATTRIBUTION),
+        )
+
+    def _search(
+        self, url: str, query: str, ctx: ProviderContext, headers: dict[str, str], secrets: tuple[str, ...]
+    ) -> Iterator[tuple[dict[str, Any], HttpResponse]]:
+        """Every page of one search, as (payload, response)."""
         page_token: str | None = None
         for _ in range(MAX_PAGES):
-            body: dict[str, Any] = {"query": QUERY}
+            body: dict[str, Any] = {"query": query}
             if page_token:
                 body["pageToken"] = page_token
             response = self.http.request(
                 "POST", url, correlation_id=ctx.correlation_id, headers=headers, json_body=body, secrets=secrets
             )
             payload = self._payload(response, secrets)
-            try:
-                rows = payload.get("results", [])
-                if not isinstance(rows, list):
-                    raise ProviderBadResponse("response field results is not a list")
-                for index, row in enumerate(rows):
-                    currency, value, converted = _row(row, f"results[{index}]")
-                    values[currency] = values.get(currency, Decimal(0)) + value
-                    conversions += converted
-                next_token = payload.get("nextPageToken")
-                if next_token is not None and not isinstance(next_token, str):
-                    raise ProviderBadResponse("response field nextPageToken is not a string")
-            except ProviderBadResponse as exc:
-                exc.platform = exc.platform or self.key
-                exc.status = exc.status or response.status
-                raise
-            if not next_token:
-                amounts = {c: decimal_to_minor(v, c, exact=False) for c, v in values.items()}
-                return RevenueResult(
-                    source_key=self.key,
-                    kind=self.kind,
-                    amounts=amounts,
-                    count=int(conversions.to_integral_value(rounding=ROUND_FLOOR)),
-                    as_of=datetime.now(UTC),
+            next_token = payload.get("nextPageToken")
+            if next_token is not None and not isinstance(next_token, str):
+                raise ProviderBadResponse(
+                    "response field nextPageToken is not a string", platform=self.key, status=response.status
                 )
+            yield payload, response
+            if not next_token:
+                return
             if next_token == page_token:
                 raise ProviderBadResponse("nextPageToken did not advance", platform=self.key, status=response.status)
             page_token = next_token
         raise ProviderBadResponse(f"more than {MAX_PAGES} pages of results for one query", platform=self.key)
+
+    def _time_zone(self, url: str, ctx: ProviderContext, headers: dict[str, str], secrets: tuple[str, ...]) -> str:
+        """customer.time_zone, from ZONE_QUERY's one row."""
+        for payload, response in self._search(url, ZONE_QUERY, ctx, headers, secrets):
+            rows = payload.get("results")
+            first = rows[0] if isinstance(rows, list) and rows else None
+            customer = first.get("customer") if isinstance(first, dict) else None
+            try:
+                if not isinstance(customer, dict) or "timeZone" not in customer:
+                    raise ProviderBadResponse("response is missing results[0].customer.timeZone")
+                platform_time_zone(customer["timeZone"], "results[0].customer.timeZone")
+            except ProviderBadResponse as exc:
+                exc.platform, exc.status = self.key, response.status
+                raise
+            return str(customer["timeZone"])
+        raise ProviderBadResponse("the customer query returned no pages", platform=self.key)  # pragma: no cover
 
     def _payload(self, response: HttpResponse, secrets: tuple[str, ...]) -> dict[str, Any]:
         payload: Any = None
@@ -340,21 +420,36 @@ def _digits(value: str) -> str:
     return re.sub(r"\D", "", value or "")
 
 
-def _row(row: Any, where: str) -> tuple[str, Decimal, Decimal]:
-    """(currency, conversion value, conversions) of one result row."""
+def _row(row: Any, where: str) -> tuple[str, Decimal, Decimal, tuple[str, date]]:
+    """(currency, conversion value and conversions by conversion date, (time zone, date))
+    of one result row."""
     if not isinstance(row, dict):
         raise ProviderBadResponse(f"response field {where} is not an object")
     customer = row.get("customer")
     if not isinstance(customer, dict) or "currencyCode" not in customer:
         raise ProviderBadResponse(f"response is missing {where}.customer.currencyCode")
     currency = normalise_currency(customer["currencyCode"])
+    if "timeZone" not in customer:
+        raise ProviderBadResponse(f"response is missing {where}.customer.timeZone")
+    platform_time_zone(customer["timeZone"], f"{where}.customer.timeZone")
+    segments = row.get("segments")
+    raw_date = segments.get("date") if isinstance(segments, dict) else None
+    try:
+        day = date.fromisoformat(raw_date) if isinstance(raw_date, str) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise ProviderBadResponse(f"response field {where}.segments.date is missing or not a date")
     metrics = row.get("metrics", {})
     if not isinstance(metrics, dict):
         raise ProviderBadResponse(f"response field {where}.metrics is not an object")
+    value = f"{where}.metrics.conversionsValueByConversionDate"
+    count = f"{where}.metrics.conversionsByConversionDate"
     return (
         currency,
-        _number(metrics.get("conversionsValue", 0), f"{where}.metrics.conversionsValue"),
-        _number(metrics.get("conversions", 0), f"{where}.metrics.conversions"),
+        _number(metrics.get("conversionsValueByConversionDate", 0), value),
+        _number(metrics.get("conversionsByConversionDate", 0), count),
+        (customer["timeZone"], day),
     )
 
 

@@ -94,13 +94,18 @@ def stripe_error(status: int, type_: str, code: str | None = None) -> dict[str, 
     return {"error": {"type": type_, "code": code, "message": "stubbed"}}
 
 
-def google_rows(value: str, currency: str = "USD") -> dict[str, Any]:
+def google_rows(
+    value: str, currency: str = "USD", *, time_zone: str = "America/Los_Angeles", day: str = "2026-06-03"
+) -> dict[str, Any]:
+    """A search answer for providers.google_ads.QUERY: one campaign's value by conversion date,
+    in the customer's own zone and day."""
     return {
         "results": [
             {
-                "customer": {"currencyCode": currency},
+                "customer": {"currencyCode": currency, "timeZone": time_zone},
                 "campaign": {"id": "1"},
-                "metrics": {"conversionsValue": value, "conversions": "1.0"},
+                "segments": {"date": day},
+                "metrics": {"conversionsValueByConversionDate": value, "conversionsByConversionDate": "1.0"},
             }
         ]
     }

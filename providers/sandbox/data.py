@@ -12,6 +12,11 @@ Account-name conventions (case-insensitive, anywhere in the account id):
   currency. All-digit ids (Google Ads customers, Meta ad accounts) cannot carry a suffix:
   their last three digits are read as an ISO 4217 numeric code when it is one of
   `NUMERIC_CURRENCIES` (e.g. `...392` is JPY, `...978` EUR). Otherwise USD.
+- All-digit ids (Google Ads customers, Meta ad accounts) also carry the ad account's own
+  time zone, which ad platforms report "today" in: the FIRST digit picks it from
+  `ACCOUNT_ZONES` (`1...` America/Los_Angeles, `2...` America/New_York, `5...` Asia/Tokyo,
+  `7...` Asia/Kolkata, `0...` Etc/UTC, ...; see `account_zone`). Other ids are UTC. Event
+  generation itself stays per UTC day; a platform cuts the account's local day out of it.
 - `-multi`: charges / transactions in a mix of USD, EUR and JPY (Stripe, PayPal); Shopify
   orders presented to customers in a mix of currencies, settled in the shop's one.
 - `-busy`: eight times the usual volume, so pagination runs over several pages.
@@ -28,6 +33,7 @@ import random
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from iso4217 import Currency
 
@@ -36,6 +42,20 @@ HISTORY_DAYS = 90
 EVENTS_PER_DAY = (30, 48)
 MULTI_CURRENCIES = ("USD", "EUR", "JPY")
 NUMERIC_CURRENCIES = {f"{Currency(code).number:03d}": code for code in ("JPY", "EUR", "GBP", "KWD")}
+# An ad account's time zone by the first digit of its all-digit id (see the module docstring):
+# zones on both sides of UTC, a half-hour offset (Kolkata) and a southern-hemisphere DST.
+ACCOUNT_ZONES = {
+    "0": "Etc/UTC",
+    "1": "America/Los_Angeles",
+    "2": "America/New_York",
+    "3": "Europe/London",
+    "4": "Europe/Berlin",
+    "5": "Asia/Tokyo",
+    "6": "Australia/Sydney",
+    "7": "Asia/Kolkata",
+    "8": "America/Sao_Paulo",
+    "9": "Pacific/Auckland",
+}
 # Every EXCLUDED_EVERY-th event of a day (starting with the third) is one of the platform's
 # "must not be counted" kinds, in turn, so each appears within the first hours of a day.
 EXCLUDED_EVERY = 5
@@ -79,6 +99,22 @@ def account_currency(account: str) -> str:
     if digits.isdigit() and len(digits) >= 3:
         return NUMERIC_CURRENCIES.get(digits[-3:], "USD")
     return "USD"
+
+
+def account_zone(account: str) -> str:
+    """The IANA name of an ad account's own time zone: `ACCOUNT_ZONES` by the first digit of
+    an all-digit id (`act_` and dashes ignored), else Etc/UTC."""
+    digits = account.lower().removeprefix("act_").replace("-", "")
+    return ACCOUNT_ZONES[digits[0]] if digits.isdigit() else "Etc/UTC"
+
+
+def local_day(zone: str, day: date) -> tuple[datetime, datetime]:
+    """[start, end) of a calendar day in `zone`, as aware UTC instants (23 or 25 hours long
+    on a DST change)."""
+    tz = ZoneInfo(zone)
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def derived_account(prefix: str, secret: str) -> str:

@@ -10,7 +10,21 @@ LAST_7_DAYS|LAST_14_DAYS|LAST_30_DAYS | segments.date BETWEEN 'a' AND 'b' | = 'a
 (other conditions ignored)] [LIMIT n], with fields from `FIELDS`; unknown fields give
 UNRECOGNIZED_FIELD. Rows hold only the selected fields (camelCase, int64 as strings,
 doubles as numbers) and, as in proto3 JSON, zero metrics are left out: a campaign with
-no conversions today comes back with "metrics": {}. The account's time zone is UTC.
+no conversions today comes back with "metrics": {}. A segmented query (any `segments.`
+field selected) leaves out rows whose selected metrics are all zero, as Google documents
+(Zero metrics guide), so a day without conversions gives no rows at all.
+
+Time zone: the customer's `customer.time_zone` is `data.account_zone` (the first digit of
+the customer id), and every date range (`DURING TODAY`, BETWEEN, `segments.date`) is a
+day in that zone, as Google evaluates them (Date ranges guide).
+
+Conversion dates: each conversion has a click, hours to six days before it
+(`click_time`). `metrics.conversions_value` / `conversions` (and `all_*`) credit a
+conversion to its click's date; `metrics.conversions_value_by_conversion_date` /
+`conversions_by_conversion_date` (and `all_*`) to the day it happened. So "today" by click
+date is smaller than by conversion date (today's clicks that have converted so far), and
+yesterday's click-date figure keeps growing after the day is over.
+
 Pages hold 5 rows (the real API's are 10,000) so pagination is exercised.
 
 POST /token, form grant_type=refresh_token, client_id, client_secret, refresh_token ->
@@ -41,9 +55,10 @@ import json
 import re
 import secrets
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from providers.sandbox import oauth
 from providers.sandbox.core import (
@@ -57,11 +72,24 @@ from providers.sandbox.core import (
     retry_after_header,
     route,
 )
-from providers.sandbox.data import Event, Profile, account_currency, b64, events_between, major, rng, unb64
+from providers.sandbox.data import (
+    Event,
+    Profile,
+    account_currency,
+    account_zone,
+    b64,
+    events_between,
+    local_day,
+    major,
+    rng,
+    unb64,
+)
 
 PROFILE = Profile(counted=(("conversion", 4), ("half_conversion", 1)), excluded=())
 ADWORDS_SCOPE = "https://www.googleapis.com/auth/adwords"
 PAGE_SIZE = 5
+# The longest click-to-conversion lag simulated (see `click_time`).
+MAX_CLICK_LAG = timedelta(days=7)
 TOKEN_PREFIX = "ya29.sbx."
 TOKEN_TTL = 3599
 FIELDS = {
@@ -78,6 +106,10 @@ FIELDS = {
     "metrics.conversions": "metrics.conversions",
     "metrics.all_conversions_value": "metrics.allConversionsValue",
     "metrics.all_conversions": "metrics.allConversions",
+    "metrics.conversions_value_by_conversion_date": "metrics.conversionsValueByConversionDate",
+    "metrics.conversions_by_conversion_date": "metrics.conversionsByConversionDate",
+    "metrics.all_conversions_value_by_conversion_date": "metrics.allConversionsValueByConversionDate",
+    "metrics.all_conversions_by_conversion_date": "metrics.allConversionsByConversionDate",
     "segments.date": "segments.date",
 }
 _QUERY = re.compile(
@@ -415,32 +447,59 @@ def _run(customer: str, query: str, now: datetime) -> tuple[list[str], list[dict
         if resource == "customer" and name.startswith("campaign."):
             message = f"Field '{name}' is not available on the customer resource."
             raise _QueryError("PROHIBITED_RESOURCE_TYPE_IN_SELECT_CLAUSE", message)
-    days = _date_range(match["where"] or "", now)
+    zone = account_zone(customer)
+    tz = ZoneInfo(zone)
+    days = _date_range(match["where"] or "", now.astimezone(tz).date())
     by_date = "segments.date" in selected
     if by_date and days is None:
-        raise _QueryError("EXPECTED_FILTERS_ON_DATE_RANGE", "A date range is required when segments.date is selected.")
+        raise _QueryError("EXPECTED_FILTERS_ON_DATE_RANGE", "A date range is required when segmenting by date.")
 
     campaigns = _campaigns(customer)
-    start = datetime.combine(days[0], time(0), tzinfo=UTC) if days else None
-    end = datetime.combine(days[1] + timedelta(days=1), time(0), tzinfo=UTC) if days else None
+    start, end = (local_day(zone, days[0])[0], local_day(zone, days[1])[1]) if days else (None, None)
+    # (campaign, date) → [value and count by conversion date, value and count by click date]
     totals: dict[tuple[int, str], list[Decimal]] = {}
-    for event in events_between("google_ads", customer, PROFILE, start, end, now):
+
+    def add(key: tuple[int, str], slot: int, value: Decimal, weight: Decimal) -> None:
+        bucket = totals.setdefault(key, [Decimal(0)] * 4)
+        bucket[slot] += value
+        bucket[slot + 1] += weight
+
+    # A click-date window also sees conversions after it whose click fell inside it.
+    later = end + MAX_CLICK_LAG if end else None
+    for event in events_between("google_ads", customer, PROFILE, start, later, now):
         campaign = _campaign_of(event, len(campaigns) - 1)  # the last campaign never converts
-        key = (campaign if resource == "campaign" else 0, event.day.isoformat() if by_date else "")
+        index = campaign if resource == "campaign" else 0
         weight = Decimal("0.5") if event.kind == "half_conversion" else Decimal(1)
-        value, count = totals.setdefault(key, [Decimal(0), Decimal(0)])
-        totals[key] = [value + major(event.minor, event.currency) * weight, count + weight]
-    if resource == "campaign":
-        keys = sorted({*totals, *((i, "") for i in range(len(campaigns)) if not by_date)})
+        value = major(event.minor, event.currency) * weight
+        if start is None or end is None or start <= event.at < end:
+            add((index, event.at.astimezone(tz).date().isoformat() if by_date else ""), 0, value, weight)
+        clicked = click_time(event)
+        if start is None or end is None or start <= clicked < end:
+            add((index, clicked.astimezone(tz).date().isoformat() if by_date else ""), 2, value, weight)
+    segmented = any(name.startswith("segments.") for name in selected)
+    if segmented:  # Google leaves out segmented rows whose selected metrics are all zero
+        keys = sorted(totals)
+    elif resource == "campaign":
+        keys = [(i, "") for i in range(len(campaigns))]
     else:
-        keys = sorted(totals) or ([] if by_date else [(0, "")])
-    rows = [_row(customer, campaigns, resource, selected, k, totals.get(k)) for k in keys]
+        keys = [(0, "")]
+    rows = [_row(customer, zone, campaigns, resource, selected, k, totals.get(k)) for k in keys]
+    if segmented:
+        rows = [r for r in rows if r.get("metrics") or not any(n.startswith("metrics.") for n in selected)]
     limit = match["limit"]
     return selected, rows[: int(limit)] if limit else rows
 
 
-def _date_range(where: str, now: datetime) -> tuple[date, date] | None:
-    today = now.astimezone(UTC).date()
+def click_time(event: Event) -> datetime:
+    """When the click that led to a conversion happened: within hours for half of them,
+    one to six days before for the rest (inside every conversion action's window)."""
+    r = event.random("click")
+    if r.random() < 0.5:
+        return event.at - timedelta(seconds=r.randint(60, 6 * 3600))
+    return event.at - timedelta(days=r.randint(1, 6), seconds=r.randrange(86_400))
+
+
+def _date_range(where: str, today: date) -> tuple[date, date] | None:
     during = _DURING.search(where)
     if during:
         literal = during[1].upper()
@@ -481,6 +540,7 @@ def _campaign_of(event: Event, converting: int) -> int:
 
 def _row(
     customer: str,
+    zone: str,
     campaigns: list[dict[str, str]],
     resource: str,
     selected: list[str],
@@ -488,14 +548,14 @@ def _row(
     totals: list[Decimal] | None,
 ) -> dict[str, Any]:
     campaign = campaigns[key[0]]
-    value, count = totals or (Decimal(0), Decimal(0))
+    value, count, click_value, click_count = totals or [Decimal(0)] * 4
     full: dict[str, dict[str, Any]] = {
         "customer": {
             "resourceName": f"customers/{customer}",
             "id": customer,
             "currencyCode": account_currency(customer),
             "descriptiveName": f"Simulated customer {customer}",
-            "timeZone": "Etc/UTC",
+            "timeZone": zone,
         },
         "campaign": {
             "resourceName": f"customers/{customer}/campaigns/{campaign['id']}",
@@ -504,10 +564,14 @@ def _row(
             "status": "ENABLED",
         },
         "metrics": {
-            "conversionsValue": value,
-            "conversions": count,
-            "allConversionsValue": value,
-            "allConversions": count,
+            "conversionsValue": click_value,
+            "conversions": click_count,
+            "allConversionsValue": click_value,
+            "allConversions": click_count,
+            "conversionsValueByConversionDate": value,
+            "conversionsByConversionDate": count,
+            "allConversionsValueByConversionDate": value,
+            "allConversionsByConversionDate": count,
         },
         "segments": {"date": key[1]},
     }

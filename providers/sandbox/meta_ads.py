@@ -5,7 +5,24 @@ GET /<version, e.g. v23.0>/act_<id>/insights?level=account|campaign
 time_range={"since","until"}&fields=<comma list from FIELDS>&limit (default 25)&after.
 Token: `Authorization: Bearer` or the access_token parameter (Meta takes both).
 A node without `act_` is refused as Meta does (code 100, subcode 33). The account is
-the id without `act_`; its time zone is UTC.
+the id without `act_`; its time zone is `data.account_zone` (the first digit of the id),
+and `today`, `yesterday`, ... and `time_range` dates are days in that zone.
+
+Attribution: each purchase has a touch before it, a click (70%) or a view, hours to 27
+days earlier (`touch`). `action_attribution_windows` (a JSON list or a comma list; Meta's
+documented enum, `default` meaning ["7d_click","1d_view"]) selects which purchases count:
+the purchase totals (`omni_purchase`, `purchase`) carry one key per requested window
+(`"7d_click": "3"`, left out when zero), and every entry's `value` is the default window.
+`action_report_time` (impression|conversion|mixed) puts a purchase on its conversion day,
+on its touch's day, or (`mixed`) on-Meta purchases on the touch's day and website purchases
+on the conversion day. A value outside Meta's enums is refused with code 100 as Meta does;
+enum values the simulator does not model (`lifetime`, `dda`, `1d_ev`, `skan_*`, ...) are
+refused too, saying so. Without the parameters: `mixed` and the default windows.
+Other action types carry only `value`.
+
+GET /<version>/act_<id>?fields=id,account_id,name,currency,timezone_name,
+timezone_offset_hours_utc → the ad account node (default fields: id); another field is
+refused as Meta refuses it (code 100, "Tried accessing nonexisting field").
 
 Rows hold only the requested fields plus date_start / date_stop; a campaign with no
 actions has no `actions` / `action_values` keys at all, as on Meta. Values are decimal
@@ -38,10 +55,11 @@ import json
 import math
 import re
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
+from zoneinfo import ZoneInfo
 
 from providers.sandbox import oauth
 from providers.sandbox.core import (
@@ -55,7 +73,18 @@ from providers.sandbox.core import (
     retry_after_header,
     route,
 )
-from providers.sandbox.data import Profile, account_currency, b64, events_between, exponent, rng, unb64
+from providers.sandbox.data import (
+    Event,
+    Profile,
+    account_currency,
+    account_zone,
+    b64,
+    events_between,
+    exponent,
+    local_day,
+    rng,
+    unb64,
+)
 
 PROFILE = Profile(counted=(("web_purchase", 3), ("onsite_purchase", 1)), excluded=())
 PAGE_SIZE = 5
@@ -73,6 +102,40 @@ FIELDS = (
     "impressions",
     "spend",
 )
+ACCOUNT_FIELDS = ("id", "account_id", "name", "currency", "timezone_name", "timezone_offset_hours_utc")
+# Meta's enums (Ad Account Insights reference, parameters table), and what the simulator models.
+REPORT_TIMES = ("impression", "conversion", "mixed", "lifetime")
+ATTRIBUTION_WINDOWS = (
+    "1d_view",
+    "7d_view",
+    "28d_view",
+    "1d_click",
+    "7d_click",
+    "28d_click",
+    "1d_ev",
+    "dda",
+    "default",
+    "7d_view_first_conversion",
+    "28d_view_first_conversion",
+    "7d_view_all_conversions",
+    "28d_view_all_conversions",
+    "skan_view",
+    "skan_click",
+    "skan_click_second_postback",
+    "skan_view_second_postback",
+    "skan_click_third_postback",
+    "skan_view_third_postback",
+)
+WINDOWS = {  # window → (touch, days)
+    "1d_click": ("click", 1),
+    "7d_click": ("click", 7),
+    "28d_click": ("click", 28),
+    "1d_view": ("view", 1),
+    "7d_view": ("view", 7),
+    "28d_view": ("view", 28),
+}
+DEFAULT_WINDOWS = ("7d_click", "1d_view")  # what `default` means, per the reference
+LONGEST_WINDOW = timedelta(days=28)
 _PRESETS = {"today": (0, 0), "yesterday": (1, 1), "last_7d": (7, 1), "last_14d": (14, 1), "last_30d": (30, 1)}
 _VERSION = re.compile(r"^v\d+\.\d+$")
 TOKEN_PREFIX = "EAAsbx"
@@ -89,6 +152,7 @@ class MetaAds(Platform):
         route("POST", r"/(?P<version>v\d+\.\d+)/oauth/access_token/?", "access_token", endpoint="token"),
         route("GET", r"/(?P<version>v\d+\.\d+)/me/adaccounts/?", "ad_accounts", endpoint="identity"),
         route("DELETE", r"/(?P<version>v\d+\.\d+)/me/permissions/?", "remove_permissions", endpoint="revoke"),
+        route("GET", r"/(?P<version>v\d+\.\d+)/(?P<node>act_\d+)/?", "ad_account"),
     )
 
     def account(self, request: Request, endpoint: str) -> str:
@@ -211,6 +275,28 @@ class MetaAds(Platform):
     def default_headers(self) -> list[tuple[str, str]]:
         return [("X-FB-Trace-ID", uuid.uuid4().hex[:11]), ("x-fb-rev", "1019171432")]
 
+    # --- the ad account node -------------------------------------------------------------
+    def ad_account(self, request: Request, call: Call) -> Response:
+        _, refusal = self._grant_of(request, call)
+        if refusal is not None:
+            return refusal
+        account = self.account(request, "data")
+        wanted = [f.strip() for f in (request.arg("fields") or "id").split(",") if f.strip()]
+        for name in wanted:
+            if name not in ACCOUNT_FIELDS:
+                raise BadRequest(f"(#100) Tried accessing nonexisting field ({name}) on node type (AdAccount)")
+        zone = account_zone(account)
+        offset = call.now.astimezone(ZoneInfo(zone)).utcoffset() or timedelta(0)
+        node: dict[str, Any] = {
+            "id": f"act_{account}",
+            "account_id": account,
+            "name": f"Simulated ad account {account}",
+            "currency": account_currency(account),
+            "timezone_name": zone,
+            "timezone_offset_hours_utc": offset.total_seconds() / 3600,
+        }
+        return Response.json(200, {k: v for k, v in node.items() if k in wanted or k == "id"})
+
     # --- the endpoint ---------------------------------------------------------------------
     def insights(self, request: Request, call: Call) -> Response:
         if not _VERSION.match(request.params["version"]):
@@ -243,12 +329,15 @@ class MetaAds(Platform):
         if level not in ("account", "campaign"):
             raise BadRequest(f"(#100) level must be one of account, campaign (simulator), not {level}")
         fields = _fields(request.arg("fields"))
-        since, until = _dates(request, call.now)
+        zone = account_zone(account)
+        since, until = _dates(request, call.now.astimezone(ZoneInfo(zone)).date())
+        report_time = _report_time(request.arg("action_report_time"))
+        windows = _windows(request.arg("action_attribution_windows"))
         limit = request.arg("limit") or "25"
         if not limit.isdigit() or int(limit) < 1:
             raise BadRequest("(#100) param limit must be a positive integer")
 
-        rows = _rows(account, level, since, until, call.now)
+        rows = _rows(account, level, since, until, call.now, report_time=report_time, windows=windows)
         projected = [{k: v for k, v in row.items() if k in fields or k in ("date_start", "date_stop")} for row in rows]
         offset = 0
         if request.arg("after"):
@@ -328,15 +417,63 @@ def _params(request: Request) -> dict[str, str]:
     return params
 
 
-def _rows(account: str, level: str, since: date, until: date, now: datetime) -> list[dict[str, Any]]:
+def touch(event: Event) -> tuple[str, datetime]:
+    """The ad interaction a purchase is attributed to: ("click" | "view", when). Half within
+    20 hours, most of the rest one to six days before, some clicks 7–27 days before."""
+    r = event.random("touch")
+    kind = "click" if r.random() < 0.7 else "view"
+    roll = r.random()
+    if roll < 0.5:
+        lag = timedelta(seconds=r.randint(60, 20 * 3600))
+    elif roll < 0.85 or kind == "view":
+        lag = timedelta(days=r.randint(1, 6), seconds=r.randrange(86_400))
+    else:
+        lag = timedelta(days=r.randint(7, 27), seconds=r.randrange(86_400))
+    return kind, event.at - lag
+
+
+def _in_window(event: Event, window: str) -> bool:
+    kind, at = touch(event)
+    wanted, days = WINDOWS[window]
+    return kind == wanted and event.at - at <= timedelta(days=days)
+
+
+def _report_instant(event: Event, report_time: str) -> datetime:
+    """The moment whose day a purchase is reported on."""
+    if report_time == "impression" or (report_time == "mixed" and event.kind == "onsite_purchase"):
+        return touch(event)[1]
+    return event.at
+
+
+def _rows(
+    account: str,
+    level: str,
+    since: date,
+    until: date,
+    now: datetime,
+    *,
+    report_time: str = "mixed",
+    windows: tuple[str, ...] = (),
+) -> list[dict[str, Any]]:
     currency = account_currency(account)
+    zone = account_zone(account)
     campaigns = 6 + rng("meta_ads", account, "campaigns").randrange(4)
-    start = datetime.combine(since, time(0), tzinfo=UTC)
-    end = datetime.combine(until + timedelta(days=1), time(0), tzinfo=UTC)
+    start, end = local_day(zone, since)[0], local_day(zone, until)[1]
     # per campaign: [purchases, value, web purchases, web value, onsite purchases, onsite value]
+    # in the default window, and [purchases, value] per requested window
     tally = {i: [0, 0, 0, 0, 0, 0] for i in range(campaigns)}
-    for event in events_between("meta_ads", account, PROFILE, start, end, now):
+    by_window = {i: {w: [0, 0] for w in windows} for i in range(campaigns)}
+    # An impression-time report also sees later purchases whose touch fell inside the range.
+    for event in events_between("meta_ads", account, PROFILE, start, end + LONGEST_WINDOW, now):
+        if not start <= _report_instant(event, report_time) < end:
+            continue
         campaign = event.random("campaign").randrange(campaigns - 1)  # the last campaign never converts
+        for window in windows:
+            if _in_window(event, window):
+                by_window[campaign][window][0] += 1
+                by_window[campaign][window][1] += event.minor
+        if not any(_in_window(event, w) for w in DEFAULT_WINDOWS):
+            continue
         t = tally[campaign]
         web = event.kind == "web_purchase"
         t[0], t[1] = t[0] + 1, t[1] + event.minor
@@ -346,6 +483,7 @@ def _rows(account: str, level: str, since: date, until: date, now: datetime) -> 
     rows = []
     for members in groups:
         sums = [sum(tally[i][k] for i in members) for k in range(6)]
+        window_sums = {w: [sum(by_window[i][w][k] for i in members) for k in range(2)] for w in windows}
         row: dict[str, Any] = {
             "account_currency": currency,
             "account_id": account,
@@ -360,14 +498,16 @@ def _rows(account: str, level: str, since: date, until: date, now: datetime) -> 
             campaign = members[0]
             row["campaign_id"] = str(120_200_000_000_000_000 + int(rng("meta", account, campaign).random() * 1e12))
             row["campaign_name"] = f"Campaign {campaign + 1}"
-        if sums[0]:
-            row["actions"] = _actions(sums, currency, values=False)
-            row["action_values"] = _actions(sums, currency, values=True)
+        if sums[0] or any(count for count, _ in window_sums.values()):
+            row["actions"] = _actions(sums, window_sums, currency, values=False)
+            row["action_values"] = _actions(sums, window_sums, currency, values=True)
         rows.append(row)
     return rows
 
 
-def _actions(sums: list[int], currency: str, *, values: bool) -> list[dict[str, str]]:
+def _actions(
+    sums: list[int], window_sums: dict[str, list[int]], currency: str, *, values: bool
+) -> list[dict[str, str]]:
     purchases, value, web, web_value, onsite, onsite_value = sums
     entries: list[tuple[str, int, int]] = [  # (action type, count, value in minor units)
         ("add_to_cart", purchases * 3, value * 5 // 2),
@@ -381,9 +521,15 @@ def _actions(sums: list[int], currency: str, *, values: bool) -> list[dict[str, 
     ]
     out = []
     for action_type, count, minor in entries:
-        if not count or (values and not minor):
-            continue
-        out.append({"action_type": action_type, "value": _decimal(minor, currency) if values else str(count)})
+        entry = {"action_type": action_type}
+        if count and (minor or not values):
+            entry["value"] = _decimal(minor, currency) if values else str(count)
+        if action_type in ("omni_purchase", "purchase"):
+            for window, (window_count, window_minor) in window_sums.items():
+                if window_count:
+                    entry[window] = _decimal(window_minor, currency) if values else str(window_count)
+        if len(entry) > 1:
+            out.append(entry)
     return out
 
 
@@ -406,8 +552,7 @@ def _fields(value: str | None) -> set[str]:
     return wanted
 
 
-def _dates(request: Request, now: datetime) -> tuple[date, date]:
-    today = now.astimezone(UTC).date()
+def _dates(request: Request, today: date) -> tuple[date, date]:
     time_range = request.arg("time_range")
     if time_range:
         try:
@@ -420,6 +565,41 @@ def _dates(request: Request, now: datetime) -> tuple[date, date]:
         raise BadRequest(f"(#100) date_preset must be one of the following values: {', '.join(_PRESETS)}")
     back_from, back_to = _PRESETS[preset]
     return today - timedelta(days=back_from), today - timedelta(days=back_to)
+
+
+def _report_time(value: str | None) -> str:
+    if value is None:
+        return "mixed"
+    if value not in REPORT_TIMES:
+        raise BadRequest(
+            f"(#100) param action_report_time must be one of {{{', '.join(REPORT_TIMES)}}} - got {value!r}"
+        )
+    if value == "lifetime":
+        raise BadRequest("(#100) action_report_time=lifetime is not modelled by the simulator")
+    return value
+
+
+def _windows(value: str | None) -> tuple[str, ...]:
+    """The requested windows, `default` spelt out; () without the parameter."""
+    if value is None:
+        return ()
+    try:
+        listed = json.loads(value) if value.strip().startswith("[") else value.split(",")
+    except ValueError:
+        raise BadRequest("(#100) param action_attribution_windows must be an array") from None
+    if not isinstance(listed, list) or not all(isinstance(w, str) for w in listed):
+        raise BadRequest("(#100) param action_attribution_windows must be an array of strings")
+    found: list[str] = []
+    for index, window in enumerate(w.strip() for w in listed):
+        if window not in ATTRIBUTION_WINDOWS:
+            raise BadRequest(
+                f"(#100) param action_attribution_windows[{index}] must be one of "
+                f"{{{', '.join(ATTRIBUTION_WINDOWS)}}} - got {window!r}"
+            )
+        if window != "default" and window not in WINDOWS:
+            raise BadRequest(f"(#100) action_attribution_windows={window} is not modelled by the simulator")
+        found += DEFAULT_WINDOWS if window == "default" else (window,)
+    return tuple(dict.fromkeys(found))
 
 
 def _next_url(request: Request, after: str | None, *, before: str | None = None) -> str:

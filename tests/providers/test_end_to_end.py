@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
 from providers.base import ProviderContext, RevenueProvider, SourceKind, TokenRefreshContext
 from providers.errors import ProviderError
@@ -59,8 +61,8 @@ PLATFORMS = {
 }
 
 
-def _context(account: str, metadata: dict, token: str) -> ProviderContext:
-    end = NOW.astimezone(ZONE)
+def _context(account: str, metadata: dict, token: str, now: datetime = NOW) -> ProviderContext:
+    end = now.astimezone(ZONE)
     return ProviderContext(
         tenant_id=uuid.uuid4(),
         connection_id=uuid.uuid4(),
@@ -126,6 +128,59 @@ def test_google_refreshes_its_token_at_the_simulated_authorization_server(simula
     assert refreshed.access_token and refreshed.expires_at > NOW
     result = provider.fetch_revenue(_context("123-456-7890", {}, refreshed.access_token))
     assert sum(result.amounts.values()) > 0
+
+
+# 23:30 UTC on 3 June: already the 4th in Berlin (the tenant), still the 3rd in Los Angeles
+# (Google customer 1...) and New York (Meta account 2...): see providers.sandbox.data.ACCOUNT_ZONES.
+LATE = datetime(2026, 6, 3, 23, 30, tzinfo=UTC)
+AD_ACCOUNT_ZONES = {"google_ads": "America/Los_Angeles", "meta_ads": "America/New_York"}
+
+
+@pytest.mark.parametrize("platform", sorted(AD_ACCOUNT_ZONES))
+def test_ad_platforms_report_the_ad_accounts_day_in_its_own_zone(simulator, platform):
+    simulator.set_now(LATE)
+    factory, account, metadata, token, _ = PLATFORMS[platform]
+    provider = factory(simulator.url)
+    ctx = _context(account, metadata, token or "", now=LATE)
+    result = provider.fetch_revenue(ctx)
+    assert ctx.window_start.date().isoformat() == "2026-06-04"
+    assert result.basis is not None
+    assert result.basis.time_zone == AD_ACCOUNT_ZONES[platform]
+    assert result.basis.date.isoformat() == "2026-06-03"
+    assert sum(result.amounts.values()) > 0 and result.count > 0
+
+
+def test_google_counts_the_simulators_value_by_conversion_date_not_by_click_date(simulator):
+    simulator.set_now(LATE)
+    factory, account, metadata, token, customer = PLATFORMS["google_ads"]
+    result = factory(simulator.url).fetch_revenue(_context(account, metadata, token or "", now=LATE))
+    query = (
+        "SELECT metrics.conversions_value, metrics.conversions_value_by_conversion_date, segments.date "
+        "FROM customer WHERE segments.date DURING TODAY"
+    )
+    headers = {"Authorization": f"Bearer {token}", "developer-token": "dev"}
+    url = f"{simulator.url}/v26/customers/{customer}/googleAds:search"
+    metrics = requests.post(url, json={"query": query}, headers=headers, timeout=10).json()["results"][0]["metrics"]
+    by_conversion = round(Decimal(str(metrics["conversionsValueByConversionDate"])) * 100)
+    by_click = round(Decimal(str(metrics.get("conversionsValue", 0))) * 100)
+    assert by_click != by_conversion
+    assert result.amounts == {"USD": by_conversion}
+
+
+def test_meta_counts_the_pinned_attribution_and_report_time(simulator):
+    simulator.set_now(LATE)
+    factory, account, metadata, token, _ = PLATFORMS["meta_ads"]
+    result = factory(simulator.url).fetch_revenue(_context(account, metadata, token or "", now=LATE))
+
+    def omni(**params: str) -> int:
+        base = {"level": "account", "date_preset": "today", "fields": "action_values"}
+        url = f"{simulator.url}/v27.0/{account}/insights"
+        rows = requests.get(url, params={**base, **params}, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        entries = [a for r in rows.json()["data"] for a in r.get("action_values", [])]
+        return sum(round(Decimal(a.get("value", "0")) * 100) for a in entries if a["action_type"] == "omni_purchase")
+
+    assert result.amounts == {"USD": omni(action_report_time="conversion")}
+    assert omni(action_report_time="conversion") != omni(action_report_time="impression")
 
 
 FAULTS = {

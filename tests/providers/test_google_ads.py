@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -25,8 +26,8 @@ from providers.errors import (
     ProviderTokenRevoked,
     ProviderUnavailable,
 )
-from providers.google_ads import API_VERSION, QUERY, GoogleAdsProvider
-from tests.providers.contract import BASE, ProviderContract
+from providers.google_ads import API_VERSION, ATTRIBUTION, QUERY, ZONE_QUERY, GoogleAdsProvider
+from tests.providers.contract import BASE, TENANT_ZONE, ProviderContract
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "google_ads"
 CUSTOMER = "123-456-7890"
@@ -37,6 +38,8 @@ CLIENT_ID = "1234567890-abc.apps.googleusercontent.com"
 CLIENT_SECRET = "GOCSPX-client-secret-value"
 ACCESS_TOKEN = "ya29.a0_access_token_for_tests"
 REFRESH_TOKEN = "1//0g_REFRESH_TOKEN_SECRET_9f8e7d6c"
+ACCOUNT_ZONE = "America/Los_Angeles"
+DAY = "2026-11-27"
 
 
 def load(name: str) -> Any:
@@ -54,16 +57,25 @@ def provider(base_url: str = BASE, **options: Any) -> GoogleAdsProvider:
     return GoogleAdsProvider(base_url=base_url, **values)
 
 
-def row(campaign: int, currency: str, value: str | None, conversions: str | None) -> dict[str, Any]:
+def row(
+    campaign: int,
+    currency: str,
+    value: str | None,
+    conversions: str | None,
+    *,
+    zone: str = ACCOUNT_ZONE,
+    day: str = DAY,
+) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     # Doubles on the wire; json.dumps writes the shortest repr, so "12.345" stays 12.345.
     if value is not None:
-        metrics["conversionsValue"] = float(value)
+        metrics["conversionsValueByConversionDate"] = float(value)
     if conversions is not None:
-        metrics["conversions"] = float(conversions)
+        metrics["conversionsByConversionDate"] = float(conversions)
     return {
-        "customer": {"resourceName": "customers/1234567890", "currencyCode": currency},
+        "customer": {"resourceName": "customers/1234567890", "currencyCode": currency, "timeZone": zone},
         "campaign": {"resourceName": f"customers/1234567890/campaigns/{campaign}", "id": str(campaign)},
+        "segments": {"date": day},
         "metrics": metrics,
     }
 
@@ -74,6 +86,16 @@ def first_page() -> list[Any]:
 
 def page_token(token: str) -> list[Any]:
     return [matchers.json_params_matcher({"query": QUERY, "pageToken": token})]
+
+
+def zone_query() -> list[Any]:
+    return [matchers.json_params_matcher({"query": ZONE_QUERY})]
+
+
+def add_zone_answer(rsps: Any, zone: Any = ACCOUNT_ZONE) -> None:
+    body = load("customer_time_zone.json")
+    body["results"][0]["customer"]["timeZone"] = zone
+    rsps.add("POST", SEARCH_URL, json=body, match=zone_query())
 
 
 class TestGoogleAdsContract(ProviderContract):
@@ -99,16 +121,15 @@ class TestGoogleAdsContract(ProviderContract):
             for currency, amount in chunk:
                 campaign += 1
                 rows.append(row(campaign, currency, amount, "1"))
-            # A campaign with no conversions today: proto3 JSON leaves its metrics empty.
-            rows.append(row(16_000_000_000 + index, chunk[0][0] if chunk else "USD", None, None))
-            body: dict[str, Any] = {
-                "fieldMask": "customer.currencyCode,campaign.id,metrics.conversionsValue,metrics.conversions"
-            }
+            # Campaigns without conversions today are not in a segmented report (Zero metrics guide).
+            body: dict[str, Any] = {"fieldMask": load("search_empty.json")["fieldMask"]}
             if chunk:
                 body["results"] = rows
             if index < len(chunks) - 1:
                 body["nextPageToken"] = f"token-{index + 1}"
             rsps.add("POST", SEARCH_URL, json=body, match=first_page() if index == 0 else page_token(f"token-{index}"))
+        if not sales:  # no rows, so the adapter asks the customer for its zone
+            add_zone_answer(rsps)
 
     def mock_error(self, rsps: responses.RequestsMock, kind: str, *, retry_after: str | None = None) -> None:
         if kind == "auth":
@@ -150,7 +171,8 @@ def test_searches_the_pinned_version_with_every_header_and_follows_page_tokens()
     assert request.headers["login-customer-id"] == "9998887777"
     assert request.headers["Content-Type"] == "application/json"
     assert json.loads(request.body or b"") == {
-        "query": "SELECT customer.currency_code, campaign.id, metrics.conversions_value, metrics.conversions "
+        "query": "SELECT customer.currency_code, customer.time_zone, campaign.id, segments.date, "
+        "metrics.conversions_value_by_conversion_date, metrics.conversions_by_conversion_date "
         "FROM campaign WHERE segments.date DURING TODAY"
     }
     assert json.loads(responses.calls[1].request.body or b"")["pageToken"] == page1["nextPageToken"]
@@ -162,20 +184,116 @@ def test_searches_the_pinned_version_with_every_header_and_follows_page_tokens()
     assert result.count == 15
     assert result.kind == SourceKind.CLAIMED
     assert result.source_key == "google_ads"
+    assert result.basis is not None
+    assert result.basis.measure == "conversions_value_by_conversion_date"
+    assert result.basis.attribution == ATTRIBUTION
 
 
 @responses.activate
 def test_no_login_customer_id_header_without_a_manager_account() -> None:
-    responses.add("POST", SEARCH_URL, json=load("search_empty.json"))
+    responses.add("POST", SEARCH_URL, json=load("search_empty.json"), match=first_page())
+    add_zone_answer(responses.mock)
     result = fetch({})
-    assert "login-customer-id" not in responses.calls[0].request.headers
+    assert all("login-customer-id" not in call.request.headers for call in responses.calls)
     assert result.amounts == {} and result.count == 0
+
+
+# --- claimed revenue by conversion date, in the account's own day ---------------------------
+@responses.activate
+def test_counts_the_value_by_conversion_date_not_the_click_date_value() -> None:
+    # The fixture carries both metrics for the same rows: 410.25 + 89.75 by conversion date,
+    # 120.50 by click date. Only the first is today's claimed revenue.
+    responses.add("POST", SEARCH_URL, json=load("search_both_metrics.json"))
+    result = fetch()
+    assert result.amounts == {"USD": 50_000}
+    assert result.count == 6  # 5 + 1.5 conversions by conversion date, not 2 by click date
+
+
+@responses.activate
+def test_the_basis_is_the_accounts_zone_and_date_not_the_tenants() -> None:
+    # 05:00 in Berlin on 28 November is still 27 November (20:00) in Los Angeles, and Google's
+    # TODAY for the account is the 27th: that is the day the figure covers.
+    now = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
+    start = now.astimezone(TENANT_ZONE).replace(hour=0)
+    responses.add("POST", SEARCH_URL, json={"results": [row(1, "USD", "10.5", "1")]}, match=first_page())
+    ctx = TestGoogleAdsContract().context(access_token=ACCESS_TOKEN, window_start=start, window_end=now)
+    result = provider().fetch_revenue(ctx)
+    assert ctx.window_start.date() == date(2026, 11, 28)
+    assert result.basis is not None
+    assert (result.basis.time_zone, result.basis.date) == ("America/Los_Angeles", date(2026, 11, 27))
+    assert result.amounts == {"USD": 1050}
+    assert len(responses.calls) == 1  # the rows named the zone: no second search
+
+
+@responses.activate
+def test_without_rows_the_customers_zone_is_asked_for_and_today_is_its_today() -> None:
+    responses.add("POST", SEARCH_URL, json=load("search_empty.json"), match=first_page())
+    add_zone_answer(responses.mock, "Asia/Kolkata")
+    before = datetime.now(ZoneInfo("Asia/Kolkata")).date()
+    result = fetch()
+    after = datetime.now(ZoneInfo("Asia/Kolkata")).date()
+    assert [json.loads(c.request.body or b"")["query"] for c in responses.calls] == [QUERY, ZONE_QUERY]
+    assert ZONE_QUERY == "SELECT customer.time_zone FROM customer"
+    assert result.basis is not None and result.basis.time_zone == "Asia/Kolkata"
+    assert result.basis.date in (before, after)
+    assert result.amounts == {} and result.count == 0
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "", "america/los_angeles", "../../etc/passwd", 7, None])
+@responses.activate
+def test_an_unknown_or_malformed_time_zone_is_a_bad_response(zone: Any) -> None:
+    responses.add("POST", SEARCH_URL, json={"results": [row(1, "USD", "1", "1", zone=zone)]})
+    with pytest.raises(ProviderBadResponse, match=r"results\[0\]\.customer\.timeZone") as info:
+        fetch()
+    assert info.value.kind == "bad_response" and info.value.platform == "google_ads"
+
+
+@responses.activate
+def test_an_unknown_time_zone_from_the_customer_query_is_a_bad_response() -> None:
+    responses.add("POST", SEARCH_URL, json=load("search_empty.json"), match=first_page())
+    add_zone_answer(responses.mock, "Pacific/Atlantis")
+    with pytest.raises(ProviderBadResponse, match="unknown time zone"):
+        fetch()
+
+
+@pytest.mark.parametrize("currency", ["ZZZ", "", "US", 840, "XAU"])
+@responses.activate
+def test_an_unknown_currency_is_a_bad_response(currency: Any) -> None:
+    responses.add("POST", SEARCH_URL, json={"results": [row(1, currency, "1", "1")]})
+    with pytest.raises(ProviderBadResponse):
+        fetch()
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        {"zone": "America/New_York"},  # two zones for one customer
+        {"day": "2026-11-26"},  # two dates for TODAY
+    ],
+)
+@responses.activate
+def test_rows_that_disagree_on_the_zone_or_the_day_are_a_bad_response(second: dict[str, str]) -> None:
+    rows = [row(1, "USD", "1", "1"), row(2, "USD", "1", "1", **second)]
+    responses.add("POST", SEARCH_URL, json={"results": rows})
+    with pytest.raises(ProviderBadResponse, match="more than one time zone or date"):
+        fetch()
+
+
+@pytest.mark.parametrize("day", [None, "yesterday", "2026-13-01"])
+@responses.activate
+def test_a_row_without_a_valid_segments_date_is_a_bad_response(day: str | None) -> None:
+    bad = row(1, "USD", "1", "1")
+    bad["segments"] = {} if day is None else {"date": day}
+    responses.add("POST", SEARCH_URL, json={"results": [bad]})
+    with pytest.raises(ProviderBadResponse, match=r"segments\.date"):
+        fetch()
 
 
 @pytest.mark.parametrize("account_id", ["1234567890", "123-456-7890", "customers/1234567890", " 123 456 7890 "])
 @responses.activate
 def test_customer_id_is_normalised_to_digits(account_id: str) -> None:
-    responses.add("POST", SEARCH_URL, json=load("search_empty.json"))
+    responses.add("POST", SEARCH_URL, json=load("search_empty.json"), match=first_page())
+    add_zone_answer(responses.mock)
     ctx = TestGoogleAdsContract().context(platform_account_id=account_id)
     provider().fetch_revenue(ctx)
     assert responses.calls[0].request.url == SEARCH_URL
@@ -301,9 +419,9 @@ def test_a_page_token_that_repeats_is_a_bad_response() -> None:
 @responses.activate
 def test_a_non_numeric_metric_is_a_bad_response_naming_it() -> None:
     bad = row(1, "USD", "1", "1")
-    bad["metrics"]["conversionsValue"] = "lots"
+    bad["metrics"]["conversionsValueByConversionDate"] = "lots"
     responses.add("POST", SEARCH_URL, json={"results": [bad]})
-    with pytest.raises(ProviderBadResponse, match=r"results\[0\]\.metrics\.conversionsValue"):
+    with pytest.raises(ProviderBadResponse, match=r"results\[0\]\.metrics\.conversionsValueByConversionDate"):
         fetch()
 
 

@@ -502,6 +502,51 @@ def test_google_ads_refuses_what_google_refuses(sb):
     assert jpy == "JPY"
 
 
+BOTH_VALUES = (
+    "SELECT customer.time_zone, segments.date, metrics.conversions_value, "
+    "metrics.conversions_value_by_conversion_date FROM customer WHERE segments.date DURING {}"
+)
+
+
+def test_google_ads_today_is_the_customers_day_in_its_own_zone(sb):
+    # 15:00 UTC: 08:00 on the 3rd in Los Angeles (customer 1...), 00:00 on the 4th in Tokyo (5...).
+    query = "SELECT customer.time_zone, segments.date, metrics.conversions_value_by_conversion_date "
+    la = google_search(sb, query=query + "FROM customer WHERE segments.date DURING TODAY").json()["results"]
+    assert [(r["customer"]["timeZone"], r["segments"]["date"]) for r in la] == [("America/Los_Angeles", "2025-06-03")]
+    zone = google_search(sb, customer="5550001392", query="SELECT customer.time_zone FROM customer").json()
+    assert zone["results"][0]["customer"]["timeZone"] == "Asia/Tokyo"
+    sb.set_now(NOW + timedelta(hours=1))
+    tokyo = google_search(sb, customer="5550001392", query=query + "FROM customer WHERE segments.date DURING TODAY")
+    assert {r["segments"]["date"] for r in tokyo.json()["results"]} == {"2025-06-04"}
+
+
+def test_google_ads_credits_conversion_value_to_the_click_date_and_by_conversion_date_to_the_day(sb):
+    def values(during: str) -> tuple[Decimal, Decimal]:
+        row = google_search(sb, query=BOTH_VALUES.format(during)).json()["results"][0]
+        metrics = row["metrics"]
+        return (
+            Decimal(str(metrics.get("conversionsValue", 0))),
+            Decimal(str(metrics["conversionsValueByConversionDate"])),
+        )
+
+    by_click, by_conversion = values("TODAY")
+    assert 0 <= by_click < by_conversion  # today's clicks that converted so far, vs today's conversions
+    yesterday_click, yesterday_conversion = values("YESTERDAY")
+    sb.set_now(NOW + timedelta(hours=8))  # later on the same day: more of yesterday's clicks convert
+    later_click, later_conversion = values("YESTERDAY")
+    assert later_conversion == yesterday_conversion  # a finished day by conversion date is settled
+    assert later_click > yesterday_click  # by click date it keeps growing
+
+
+def test_google_ads_leaves_out_segmented_rows_whose_metrics_are_zero(sb):
+    query = "SELECT campaign.id, segments.date, metrics.conversions_value_by_conversion_date FROM campaign "
+    rows = google_search(sb, query=query + "WHERE segments.date DURING TODAY").json().get("results", [])
+    assert rows and all(r["metrics"] for r in rows)
+    sb.set_now(datetime(2025, 6, 3, 7, 0, 5, tzinfo=UTC))  # five seconds after midnight in Los Angeles
+    empty = google_search(sb, query=query + "WHERE segments.date DURING TODAY").json()
+    assert "results" not in empty or empty["results"] == []
+
+
 def test_google_oauth_refresh_and_revocation(sb):
     issued = google_token(sb)
     body = issued.json()
@@ -552,6 +597,54 @@ def test_meta_refuses_like_the_graph_api(sb):
     assert meta_get(sb).json()["error"]["code"] == 190
     account_level = meta_get(sb, token="EAAB-other", level="account").json()["data"]
     assert len(account_level) == 1
+
+
+def _omni(rows: list[dict[str, Any]], key: str = "value") -> Decimal:
+    return sum(
+        (
+            Decimal(a.get(key, "0"))
+            for r in rows
+            for a in r.get("action_values", [])
+            if a["action_type"] == "omni_purchase"
+        ),
+        Decimal(0),
+    )
+
+
+def test_meta_honours_the_report_time_and_the_attribution_windows(sb):
+    windows = '["7d_click","1d_view"]'
+    by_conversion = meta_all(sb, action_report_time="conversion", action_attribution_windows=windows)
+    by_impression = meta_all(sb, action_report_time="impression", action_attribution_windows=windows)
+    pinned = _omni(by_conversion, "7d_click") + _omni(by_conversion, "1d_view")
+    assert pinned == _omni(by_conversion) > 0  # the default windows are these two
+    assert _omni(by_impression) < _omni(by_conversion)  # today's purchases vs purchases after today's ads
+    longer = meta_all(sb, action_report_time="conversion", action_attribution_windows="28d_click,7d_view")
+    assert _omni(longer, "28d_click") > _omni(by_conversion, "7d_click")
+    assert {r["date_start"] for r in by_conversion} == {"2025-06-03"}  # Los Angeles' day (account 1...)
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("action_report_time", "click"),
+        ("action_attribution_windows", '["2d_click"]'),
+        ("action_attribution_windows", "7d_click,forever"),
+    ],
+)
+def test_meta_refuses_unknown_attribution_parameters_with_code_100(sb, param, value):
+    refused = meta_get(sb, **{param: value})
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == 100 and param in error["message"]
+
+
+def test_meta_ad_account_node_names_its_time_zone(sb):
+    headers = {"Authorization": f"Bearer {META_TOKEN}"}
+    node = get(f"{sb.url}/v27.0/act_2468100840", params={"fields": "timezone_name,currency"}, headers=headers)
+    assert node.json() == {"id": "act_2468100840", "timezone_name": "America/New_York", "currency": "USD"}
+    bogus = get(f"{sb.url}/v27.0/act_2468100840", params={"fields": "tz"}, headers=headers).json()["error"]
+    assert bogus["code"] == 100 and "nonexisting field (tz)" in bogus["message"]
+    assert get(f"{sb.url}/v27.0/act_2468100840", params={"fields": "timezone_name"}).json()["error"]["code"] == 104
 
 
 # --- faults -------------------------------------------------------------------------------------------
