@@ -16,8 +16,8 @@ Disputes: GET {base}/v1/disputes?created[gte]=<unix start>&limit=100[&starting_a
           time; the window's disputes come in one list instead of a call per charge.) A
           dispute is opened after its charge, so every dispute of a charge created in the
           window was created at or after the window start; disputes of older charges are in
-          the list too and are ignored. Skipped when no charge of the window has money left
-          to lose.
+          the list too and are ignored. Always read, so a refresh is two lists (the
+          disputes' statuses are checked even when no charge is affected).
 Version:  `Stripe-Version: 2026-09-30.endive`, the version Stripe's API-versioning page
           named current when this adapter was written. Read the changelog before moving it.
 Auth:     `Authorization: Bearer <secret or restricted key>`. When the connection's
@@ -171,17 +171,15 @@ class StripeProvider(RevenueProvider):
         for charge in charges:
             currency, net = self._net(charge)
             nets[charge["id"]] = [currency, net]
-        if any(net > 0 for _, net in nets.values()):
-            disputes = self._list(ctx, "/v1/disputes", headers, {"created[gte]": start, "limit": PAGE_SIZE})
-            for dispute in disputes:
-                lost = self._lost(dispute)
-                entry = nets.get(lost[0]) if lost else None
-                if lost and entry:
-                    if lost[1] != entry[0]:
-                        raise ProviderBadResponse(
-                            f"dispute {dispute['id'][:40]} is in {lost[1]}, its charge in {entry[0]}", platform=self.key
-                        )
-                    entry[1] -= lost[2]
+        for dispute in self._list(ctx, "/v1/disputes", headers, {"created[gte]": start, "limit": PAGE_SIZE}):
+            lost = self._lost(dispute)
+            entry = nets.get(lost[0]) if lost else None
+            if lost and entry:
+                if lost[1] != entry[0]:
+                    raise ProviderBadResponse(
+                        f"dispute {dispute['id'][:40]} is in {lost[1]}, its charge in {entry[0]}", platform=self.key
+                    )
+                entry[1] -= lost[2]
         amounts: dict[str, int] = {}
         count = 0
         for charge_id, (currency, net) in nets.items():
