@@ -19,6 +19,7 @@ import responses
 from django.db import connection, connections
 
 STRIPE_CHARGES = "https://api.stripe.com/v1/charges"
+STRIPE_DISPUTES = "https://api.stripe.com/v1/disputes"
 GOOGLE_SEARCH = "https://googleads.googleapis.com/v26/customers/{customer}/googleAds:search"
 GOOGLE_TOKEN = "https://oauth2.googleapis.com/token"
 
@@ -90,6 +91,12 @@ def stripe_list(*amounts: int, currency: str = "usd") -> dict[str, Any]:
     }
 
 
+def stripe_no_disputes(request: Any) -> tuple[int, dict[str, str], str]:
+    """The disputes list the Stripe adapter reads after the charges: none, for every key."""
+    body = {"object": "list", "url": "/v1/disputes", "has_more": False, "data": []}
+    return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+
 def stripe_error(status: int, type_: str, code: str | None = None) -> dict[str, Any]:
     return {"error": {"type": type_, "code": code, "message": "stubbed"}}
 
@@ -117,6 +124,7 @@ class Platforms:
         self.google = Stub(bearer)
         self.google_token = Stub(lambda request: urllib.parse.parse_qs(request.body)["refresh_token"][0])
         rsps.add_callback("GET", STRIPE_CHARGES, callback=self.stripe)
+        rsps.add_callback("GET", STRIPE_DISPUTES, callback=stripe_no_disputes)
         rsps.add_callback("POST", GOOGLE_TOKEN, callback=self.google_token)
         self.rsps = rsps
 

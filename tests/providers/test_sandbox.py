@@ -257,6 +257,61 @@ def test_stripe_without_connect_header_uses_the_keys_own_account(sb):
     assert account.startswith("acct_self_") and "sandbox" not in account
 
 
+def stripe_disputes(sb: Sandbox, account: str = "acct_rules-busy", **params: Any):
+    params.setdefault("created[gte]", int((DAY_START - timedelta(days=3)).timestamp()))
+    sent = {**STRIPE_HEADERS, "Stripe-Account": account}
+    return get(f"{sb.url}/v1/disputes", params=params, headers=sent)
+
+
+def test_stripe_disputes_list_is_newest_first_filtered_by_created_and_charge_and_paged(sb):
+    body = stripe_disputes(sb, limit=100).json()
+    assert body["object"] == "list" and body["url"] == "/v1/disputes" and body["has_more"] is False
+    disputes = body["data"]
+    assert disputes and all(d["object"] == "dispute" and d["id"].startswith("dp_") for d in disputes)
+    assert [d["created"] for d in disputes] == sorted((d["created"] for d in disputes), reverse=True)
+    assert all(d["created"] <= NOW.timestamp() for d in disputes)
+    since = int(DAY_START.timestamp())
+    assert {d["id"] for d in stripe_disputes(sb, limit=100, **{"created[gte]": since}).json()["data"]} == {
+        d["id"] for d in disputes if d["created"] >= since
+    }
+    one = stripe_disputes(sb, charge=disputes[-1]["charge"]).json()["data"]
+    assert [d["id"] for d in one] == [disputes[-1]["id"]]
+    first = stripe_disputes(sb, limit=2).json()
+    second = stripe_disputes(sb, limit=2, starting_after=first["data"][-1]["id"]).json()
+    assert first["has_more"] and [d["id"] for d in first["data"] + second["data"]] == [d["id"] for d in disputes[:4]]
+    assert stripe_disputes(sb, starting_after="dp_nope").json()["error"]["code"] == "resource_missing"
+    assert stripe_disputes(sb, status="lost").json()["error"]["code"] == "parameter_unknown"
+
+
+def test_stripe_dispute_is_opened_after_its_charge_and_its_status_moves_with_the_clock(sb):
+    since = int((DAY_START - timedelta(days=7)).timestamp())
+    charges = {c["id"]: c for c in stripe_all(sb, "acct_rules-busy", **{"created[gte]": since, "created[lt]": 2**31})}
+    disputes = stripe_disputes(sb, limit=100).json()["data"]
+    for d in disputes:
+        charge = charges[d["charge"]]
+        assert charge["disputed"] and d["created"] > charge["created"] and d["currency"] == charge["currency"]
+        assert 0 < d["amount"] <= charge["amount"]
+    assert {"lost", "won", "under_review", "warning_under_review"} <= {d["status"] for d in disputes}
+    lost = next(d for d in disputes if d["status"] == "lost")
+    sb.set_now(datetime.fromtimestamp(lost["created"] + 1, UTC))
+    (opened,) = stripe_disputes(sb, charge=lost["charge"]).json()["data"]
+    assert opened["status"] == "needs_response"
+    # A lost dispute is not a refund: the charge's amount_refunded does not move.
+    sb.set_now(NOW)
+    assert charges[lost["charge"]]["amount_refunded"] == 0
+
+
+def test_stripe_refunds_land_after_the_charge_and_partial_captures_happen(sb):
+    window = {"created[gte]": int(DAY_START.timestamp()), "created[lt]": int(NOW.timestamp()) + 1}
+    charges = stripe_all(sb, "acct_rules-busy", **window)
+    sb.set_now(NOW + timedelta(days=3))
+    later = {c["id"]: c for c in stripe_all(sb, "acct_rules-busy", **window)}
+    grown = [c for c in charges if later[c["id"]]["amount_refunded"] > c["amount_refunded"]]
+    assert grown  # refunded after the first look, of charges made that day
+    assert all(later[c["id"]]["created"] == c["created"] for c in grown)
+    assert any(c["captured"] and 0 < c["amount_captured"] < c["amount"] for c in charges)
+
+
 # --- Shopify ------------------------------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from tests.providers.contract import BASE, CONTRACT_TOKEN, TENANT_ZONE, Provider
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stripe"
 CHARGES_URL = f"{BASE}/v1/charges"
+DISPUTES_URL = f"{BASE}/v1/disputes"
 # Stripe's amount unit per currency, from its currency table (independent of the adapter's copy).
 STRIPE_EXPONENT = {"JPY": 0, "KWD": 3}
 
@@ -33,6 +34,20 @@ def charge(charge_id: str, currency: str, amount: int, **fields: Any) -> dict[st
     body = load("charge.json")
     body.update({"id": charge_id, "currency": currency.lower(), "amount": amount, "amount_captured": amount, **fields})
     return body
+
+
+def dispute(dispute_id: str, charge_id: str, amount: int, status: str, currency: str = "usd") -> dict[str, Any]:
+    body = load("dispute.json")
+    body.update({"id": dispute_id, "charge": charge_id, "amount": amount, "status": status, "currency": currency})
+    return body
+
+
+def listed(url: str, *objects: dict[str, Any], has_more: bool = False) -> dict[str, Any]:
+    return {"object": "list", "url": urlsplit(url).path, "has_more": has_more, "data": list(objects)}
+
+
+def no_disputes() -> None:
+    responses.get(DISPUTES_URL, json=load("disputes_empty.json"))
 
 
 def excluded_charges() -> list[dict[str, Any]]:
@@ -95,6 +110,7 @@ class TestStripeContract(ProviderContract):
             return 200, {}, json.dumps(body)
 
         rsps.add_callback("GET", CHARGES_URL, callback=reply, content_type="application/json")
+        rsps.get(DISPUTES_URL, json=load("disputes_empty.json"))
 
     def mock_error(self, rsps: responses.RequestsMock, kind: str, *, retry_after: str | None = None) -> None:
         if kind == "auth":
@@ -119,6 +135,7 @@ class TestStripeContract(ProviderContract):
 
 @responses.activate
 def test_request_is_the_documented_charges_list_call() -> None:
+    no_disputes()
     responses.get(CHARGES_URL, json=load("charges_page1.json"))
     responses.get(CHARGES_URL, json=load("charges_page2.json"))
     provider().fetch_revenue(context())
@@ -137,10 +154,16 @@ def test_request_is_the_documented_charges_list_call() -> None:
         "limit": ["100"],
         "starting_after": ["ch_3PqA04LkdIwHu7ix1ddddddd"],
     }
+    disputes = responses.calls[2].request
+    assert urlsplit(disputes.url).path == "/v1/disputes"
+    assert query(disputes) == {"created[gte]": ["1714600800"], "limit": ["100"]}
+    assert disputes.headers["Stripe-Version"] == "2026-09-30.endive"
+    assert len(responses.calls) == 3
 
 
 @responses.activate
 def test_connect_account_is_read_with_the_stripe_account_header() -> None:
+    no_disputes()
     responses.get(CHARGES_URL, json=load("charges_empty.json"))
     provider().fetch_revenue(context(connection_metadata={"connect": True}))
     assert responses.calls[0].request.headers["Stripe-Account"] == "acct_1Nv0FGQ9RKHgCVdK"
@@ -149,6 +172,7 @@ def test_connect_account_is_read_with_the_stripe_account_header() -> None:
 @responses.activate
 @pytest.mark.parametrize("metadata", [{}, {"connect": False}, {"connect": "true"}])
 def test_stripe_account_header_is_sent_only_for_connect(metadata: dict[str, Any]) -> None:
+    no_disputes()
     responses.get(CHARGES_URL, json=load("charges_empty.json"))
     provider().fetch_revenue(context(connection_metadata=metadata))
     assert "Stripe-Account" not in responses.calls[0].request.headers
@@ -159,6 +183,7 @@ def test_stripe_account_header_is_sent_only_for_connect(metadata: dict[str, Any]
 
 @responses.activate
 def test_counts_captured_succeeded_charges_net_of_refunds_in_iso_minor_units() -> None:
+    no_disputes()
     responses.get(CHARGES_URL, json=load("charges_page1.json"))
     responses.get(CHARGES_URL, json=load("charges_page2.json"))
     result = provider().fetch_revenue(context())
@@ -171,8 +196,169 @@ def test_counts_captured_succeeded_charges_net_of_refunds_in_iso_minor_units() -
 @responses.activate
 def test_empty_window_is_zero() -> None:
     responses.get(CHARGES_URL, json=load("charges_empty.json"))
+    no_disputes()
     result = provider().fetch_revenue(context())
     assert (result.amounts, result.count) == ({}, 0)
+
+
+def charges_then(*charges: dict[str, Any]) -> None:
+    responses.get(CHARGES_URL, json=listed(CHARGES_URL, *charges))
+
+
+@responses.activate
+def test_basis_says_what_the_figure_is_and_whose_day() -> None:
+    charges_then(charge("ch_1", "usd", 1000))
+    no_disputes()
+    basis = provider().fetch_revenue(context()).basis
+    assert basis is not None
+    assert basis.measure == "captured_minus_refunds_and_lost_disputes"
+    assert (basis.time_zone, basis.date.isoformat()) == ("Europe/Berlin", "2024-05-02")
+
+
+@responses.activate
+def test_partial_refund_is_netted_and_the_charge_still_counts() -> None:
+    charges_then(charge("ch_1", "usd", 5000, amount_refunded=1500))
+    no_disputes()
+    result = provider().fetch_revenue(context())
+    assert (result.amounts, result.count) == ({"USD": 3500}, 1)
+
+
+@responses.activate
+def test_a_refund_made_today_of_a_charge_made_today_is_netted() -> None:
+    # The charge (created 09:00 Berlin) was refunded in full at 11:00: amount_refunded says so.
+    charges_then(
+        charge("ch_refunded_later", "usd", 4200, amount_refunded=4200, refunded=True, created=1714633200),
+        charge("ch_kept", "usd", 1000),
+    )
+    no_disputes()
+    result = provider().fetch_revenue(context())
+    assert (result.amounts, result.count) == ({"USD": 1000}, 1)
+
+
+@responses.activate
+def test_partial_capture_counts_what_was_captured() -> None:
+    charges_then(charge("ch_partial", "usd", 8000, amount_captured=5000))
+    no_disputes()
+    assert provider().fetch_revenue(context()).amounts == {"USD": 5000}
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"captured": False, "amount_captured": 0},  # authorised, not captured
+        {"status": "pending"},  # captured but not succeeded (an asynchronous bank debit)
+        {"status": "failed", "captured": False, "amount_captured": 0, "paid": False},
+    ],
+)
+def test_uncaptured_pending_and_failed_charges_count_zero(fields: dict[str, Any]) -> None:
+    charges_then(charge("ch_x", "usd", 700, **fields))
+    no_disputes()
+    result = provider().fetch_revenue(context())
+    assert (result.amounts, result.count) == ({}, 0)
+
+
+@responses.activate
+def test_lost_dispute_is_subtracted_other_disputes_are_not() -> None:
+    charges_then(
+        charge("ch_lost", "usd", 3000),
+        charge("ch_lost_part", "usd", 3000),
+        charge("ch_won", "usd", 2000),
+        charge("ch_open", "usd", 1000),
+        charge("ch_inquiry", "usd", 500),
+    )
+    responses.get(
+        DISPUTES_URL,
+        json=listed(
+            DISPUTES_URL,
+            dispute("dp_1", "ch_lost", 3000, "lost"),
+            dispute("dp_2", "ch_lost_part", 1200, "lost"),
+            dispute("dp_3", "ch_won", 2000, "won"),
+            dispute("dp_4", "ch_open", 1000, "needs_response"),
+            dispute("dp_5", "ch_inquiry", 500, "warning_closed"),
+            dispute("dp_6", "ch_from_last_week", 9900, "lost"),  # an older charge's dispute
+        ),
+    )
+    result = provider().fetch_revenue(context())
+    # 0 + (3000 - 1200) + 2000 + 1000 + 500
+    assert (result.amounts, result.count) == ({"USD": 5300}, 4)
+
+
+@responses.activate
+def test_refund_and_lost_dispute_together_never_go_below_zero() -> None:
+    charges_then(charge("ch_both", "usd", 3000, amount_refunded=2000), charge("ch_ok", "usd", 100))
+    responses.get(DISPUTES_URL, json=listed(DISPUTES_URL, dispute("dp_1", "ch_both", 3000, "lost")))
+    result = provider().fetch_revenue(context())
+    assert (result.amounts, result.count) == ({"USD": 100}, 1)
+
+
+@responses.activate
+def test_lost_dispute_in_a_zero_decimal_currency() -> None:
+    charges_then(charge("ch_jpy", "jpy", 5000))
+    responses.get(DISPUTES_URL, json=listed(DISPUTES_URL, dispute("dp_1", "ch_jpy", 2000, "lost", currency="jpy")))
+    assert provider().fetch_revenue(context()).amounts == {"JPY": 3000}
+
+
+@responses.activate
+def test_disputes_are_followed_across_pages() -> None:
+    charges_then(charge("ch_a", "usd", 1000), charge("ch_b", "usd", 1000))
+    responses.get(DISPUTES_URL, json=listed(DISPUTES_URL, dispute("dp_page1", "ch_a", 1000, "lost"), has_more=True))
+    responses.get(DISPUTES_URL, json=listed(DISPUTES_URL, dispute("dp_page2", "ch_b", 400, "lost")))
+    result = provider().fetch_revenue(context())
+    assert result.amounts == {"USD": 600}
+    second = responses.calls[2].request
+    assert query(second) == {"created[gte]": ["1714600800"], "limit": ["100"], "starting_after": ["dp_page1"]}
+
+
+@responses.activate
+def test_charge_with_an_unknown_status_is_a_bad_response() -> None:
+    charges_then(charge("ch_new", "usd", 1000, status="requires_review"))
+    with pytest.raises(ProviderBadResponse, match="ch_new: unknown status 'requires_review'"):
+        provider().fetch_revenue(context())
+
+
+@responses.activate
+def test_charge_in_an_unknown_currency_is_a_bad_response() -> None:
+    charges_then(charge("ch_x", "xyz", 1000))
+    with pytest.raises(ProviderBadResponse, match="ch_x"):
+        provider().fetch_revenue(context())
+
+
+@responses.activate
+def test_failed_charge_missing_a_money_field_is_still_a_bad_response() -> None:
+    broken = charge("ch_failed", "usd", 900, status="failed", captured=False, amount_captured=0)
+    del broken["amount_refunded"]
+    charges_then(broken)
+    with pytest.raises(ProviderBadResponse, match="amount_refunded"):
+        provider().fetch_revenue(context())
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"status": "charge_refunded"}, "unknown status 'charge_refunded'"),  # removed from the API in 2022
+        ({"amount": None}, "amount"),
+        ({"currency": "xyz"}, "dp_1"),
+        ({"currency": "eur"}, "dispute dp_1 is in EUR, its charge in USD"),
+        ({"charge": {"id": "ch_a"}}, "charge is not a charge id"),
+    ],
+)
+def test_unexpected_dispute_is_a_bad_response(changes: dict[str, Any], named: str) -> None:
+    charges_then(charge("ch_a", "usd", 1000))
+    body = dispute("dp_1", "ch_a", 1000, "lost")
+    body.update(changes)
+    responses.get(DISPUTES_URL, json=listed(DISPUTES_URL, body))
+    with pytest.raises(ProviderBadResponse, match=named):
+        provider().fetch_revenue(context())
+
+
+@responses.activate
+def test_disputes_call_refused_is_classified_like_the_charges_call() -> None:
+    charges_then(charge("ch_a", "usd", 1000))
+    responses.get(DISPUTES_URL, status=403, json=load("error_permission.json"))
+    with pytest.raises(ProviderAuthError):
+        provider().fetch_revenue(context())
 
 
 # --- throttling and errors ----------------------------------------------------------------
