@@ -84,3 +84,29 @@ def realtime_legacy(snapshot: Snapshot, now: datetime) -> dict[str, Any]:
         "confidence_score": None,
         "upgrade_notice": UPGRADE_NOTICE,
     }
+
+
+def snapshot_summary_lines(snapshot: Snapshot) -> list[str]:
+    """The snapshot as a person reads it in a terminal: the totals, then one line per source
+    with its figure and what it means (its basis: measure, whose day, attribution, lag)."""
+    currency = snapshot.currency
+    lines = [
+        f"Revenue today: {major(snapshot.revenue_total, currency)} {currency} from sales"
+        f" ({snapshot.event_count} records); ad platforms claim {major(snapshot.claimed_total, currency)} {currency}"
+        f" (not added). Data as of {rfc3339(snapshot.data_as_of)}.",
+    ]
+    for source in snapshot.sources:
+        figures = source.figures
+        amounts = ", ".join(f"{major(m, c)} {c}" for c, m in sorted(figures.amounts.items())) if figures else ""
+        line = f"  {source.platform:<12} {source.account:<34} {source.kind:<7} {amounts or '0'}"
+        if not source.ok:
+            line += f"  [{source.status}]"
+        basis = figures.basis if figures else None
+        if basis:
+            line += f"\n{'':<15}{basis['measure']}; day {basis['date']} in {basis['time_zone']}"
+            if basis.get("attribution"):
+                line += f"; attribution {basis['attribution']}"
+            if basis.get("complete_until"):
+                line += f"; complete until {basis['complete_until']}"
+        lines.append(line)
+    return lines

@@ -66,6 +66,8 @@ done
 # platform's consent → callback, over HTTP against the API that is now running.
 OAUTH=$($PY manage.py demo_connect_oauth --tenant "$TENANT" --platform stripe --api "$API" | sed -n 1p)
 $PY manage.py refresh_revenue --tenant "$TENANT" --ahead 0
+echo
+$PY manage.py demo_summary --tenant "$TENANT"
 
 cat <<MSG
 

@@ -79,6 +79,24 @@ def test_v1_answers_every_field_with_its_type_and_constraint(api, mint, shop, pl
     assert body["stale_sources"] == []
 
 
+def test_each_source_says_what_its_figure_means(api, mint, shop):
+    """Sales on the tenant's day in the tenant's zone; the ad account on its own day and zone,
+    with the attribution it is reported under."""
+    body = api.get(V1, token=mint(shop.id)).json()
+    window_day = datetime.fromisoformat(body["window"]["start"]).date().isoformat()
+    bases = {s["account"]: s["basis"] for s in body["breakdown"]}
+    assert bases["acct_1"] == {
+        "measure": "captured_minus_refunds_and_lost_disputes",
+        "time_zone": "Asia/Tokyo",
+        "date": window_day,
+        "attribution": None,
+        "complete_until": None,
+    }
+    assert bases["123"]["measure"] == "conversions_value_by_conversion_date"
+    assert (bases["123"]["time_zone"], bases["123"]["date"]) == ("America/Los_Angeles", "2026-06-03")
+    assert bases["123"]["attribution"]
+
+
 def test_the_legacy_shape_and_its_freshness_counter(api, mint, shop, frozen_clock):
     t0 = frozen_clock()
     first = api.get(LEGACY, token=mint(shop.id))

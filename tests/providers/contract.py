@@ -11,6 +11,7 @@ apart, JPY and KWD converted exactly, and no token text in any exception or log 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -116,6 +117,23 @@ class ProviderContract:
         assert result.source_key == self.provider_key
         assert result.kind == self.kind
         assert result.as_of.tzinfo is not None
+
+    @responses.activate
+    def test_every_result_says_what_it_means(self) -> None:
+        """The basis: a measure, an IANA zone and the day in it; sales sources report the
+        tenant's day, ad platforms their account's."""
+        self.mock_sales(responses.mock, [("USD", "1.00")], page_size=3)
+        context = self.context()
+        basis = self.make_provider(BASE).fetch_revenue(context).basis
+        assert basis is not None and re.fullmatch(r"[a-z_]+", basis.measure)
+        ZoneInfo(basis.time_zone)  # a real IANA zone
+        if self.kind == SourceKind.SALES:
+            assert (basis.time_zone, basis.date) == (str(TENANT_ZONE), context.window_start.date())
+            assert basis.attribution is None
+        else:
+            assert basis.attribution
+        if basis.complete_until is not None:
+            assert basis.complete_until.tzinfo is not None
 
     @responses.activate
     def test_zero_revenue_when_nothing_matches(self) -> None:
