@@ -57,9 +57,9 @@ Units:    integers in Stripe's smallest unit for the currency. That is the ISO 4
           gives it none. Amounts are converted exactly to the ISO minor unit.
 Basis:    `captured_minus_refunds_and_lost_disputes`, over the tenant's day (charges'
           `created` in the tenant's window). No reporting lag: a charge is listed when made.
-Check:    `verify_credentials`: GET {base}/v1/charges?limit=1, the same permission the
-          revenue fetch needs (a restricted key needs "Charges: read"; the revenue fetch
-          also needs "Disputes: read").
+Check:    `verify_credentials`: GET {base}/v1/charges?limit=1 and GET {base}/v1/disputes?limit=1,
+          the two permissions the revenue fetch needs (a restricted key needs "Charges: read"
+          and "Disputes: read").
 Errors:   401 (authentication_error) and 403 (permission) → auth; 429 (type
           "rate_limit_error" or code "rate_limit") → rate limited: `Retry-After` when sent,
           else 1 s when `Stripe-Should-Retry: true` (Stripe says a retry may succeed now),
@@ -144,17 +144,20 @@ class StripeProvider(RevenueProvider):
 
     def verify_credentials(self, ctx: CredentialCheckContext) -> CredentialCheck:
         token = ctx.access_token or ""
-        response = self.http.request(
-            "GET",
-            f"{self.base_url}/v1/charges",
-            correlation_id=ctx.correlation_id,
-            headers=self._headers(token, ctx.platform_account_id, ctx.connection_metadata),
-            params={"limit": 1},
-            secrets=[token],
-        )
-        if not response.ok:
-            raise self._error(response, token)
-        self._page(response)
+        # Both lists the revenue fetch reads: a restricted key without "Disputes: read" would
+        # connect and then fail every refresh.
+        for path in ("/v1/charges", "/v1/disputes"):
+            response = self.http.request(
+                "GET",
+                f"{self.base_url}{path}",
+                correlation_id=ctx.correlation_id,
+                headers=self._headers(token, ctx.platform_account_id, ctx.connection_metadata),
+                params={"limit": 1},
+                secrets=[token],
+            )
+            if not response.ok:
+                raise self._error(response, token)
+            self._page(response)
         return CredentialCheck()
 
     def fetch_revenue(self, ctx: ProviderContext) -> RevenueResult:

@@ -185,7 +185,7 @@ def test_valid_stripe_keys_are_checked_with_stripe_then_stored_encrypted(api, te
     created = response.json()
     assert (created["platform"], created["account_id"], created["connected_via"]) == ("stripe", "acct_keyed", "keys")
     assert created["credential"]["lifecycle_status"] == "active"
-    assert simulated.endpoint_calls("stripe") == {"data": 1}  # one cheap read: GET /v1/charges?limit=1
+    assert simulated.endpoint_calls("stripe") == {"data": 2}  # one cheap read of each: charges, disputes
     with tenant_context(tenant.id):
         assert credential_get(connection_id=uuid.UUID(created["id"])).access_token == STRIPE_KEY
         raw = bytes(PlatformCredential.objects.values_list("encrypted_access_token", flat=True).get())
@@ -349,7 +349,7 @@ def test_keys_have_no_revocation_at_the_platform(api, tenant, manager, simulated
     created = api.post(LIST, {"platform": "stripe", "account_id": "acct_keys", "api_key": STRIPE_KEY}, manager).json()
     response = api.delete(f"{LIST}/{created['id']}", manager)
     assert response.json()["revocation"] == "not_offered"
-    assert simulated.endpoint_calls("stripe") == {"data": 1}  # only the key check at connect time
+    assert simulated.endpoint_calls("stripe") == {"data": 2}  # only the key check at connect time
     assert response.json()["connection"]["status"] == "disabled"
 
 

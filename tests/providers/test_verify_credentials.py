@@ -37,10 +37,10 @@ def _refused(call, secret: str) -> ProviderAuthError:
     return info.value
 
 
-def test_stripe_checks_the_key_with_one_charges_read(sandbox):
+def test_stripe_checks_the_key_with_one_read_of_each_list_the_fetch_needs(sandbox):
     provider = StripeProvider(base_url=sandbox.url)
     assert provider.verify_credentials(_ctx("acct_v", "rk_test_verify_key")).account_ids == ()
-    assert sandbox.endpoint_calls("stripe") == {"data": 1}
+    assert sandbox.endpoint_calls("stripe") == {"data": 2}  # charges and disputes, one each
     sandbox.revoke("stripe", "rk_test_verify_key")
     error = _refused(lambda: provider.verify_credentials(_ctx("acct_v", "rk_test_verify_key")), "rk_test_verify_key")
     assert error.status == 401
