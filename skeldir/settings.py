@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # ReDoc's files served from here: /api/docs/ works offline and under a CSP
+    "corsheaders",
     "axes",  # admin login throttling and lockout
     "skeldir",
     "connections",
@@ -53,6 +55,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "skeldir.correlation.CorrelationIdMiddleware",
     "skeldir.observability.RequestObservabilityMiddleware",
+    # Before anything that could refuse the request: a browser's CORS preflight carries no
+    # bearer token or correlation id, and is answered here.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -333,6 +338,15 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# Browser dashboards on other origins (django-cors-headers), for the API only; bearer tokens,
+# never cookies, so no credentials mode.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+# With no origin allowed the middleware stays out of the way entirely (no `Vary: Origin`).
+CORS_URLS_REGEX = r"^/api/.*$" if CORS_ALLOWED_ORIGINS else r"(?!)"
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "if-none-match", "x-correlation-id"]
+CORS_EXPOSE_HEADERS = ["ETag", "Retry-After", "X-Correlation-ID"]
+CORS_PREFLIGHT_MAX_AGE = 600
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Skeldir Revenue API",
     "DESCRIPTION": "Realtime revenue of a tenant's connected platforms (cached, per-tenant, unverified).",
@@ -341,6 +355,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
+    "REDOC_DIST": "SIDECAR",
 }
 
 # API request bodies: larger is a 413, deeper nesting a 400 (skeldir.parsers).

@@ -39,12 +39,17 @@ def token_issue(
     scopes: str | Iterable[str] = ("viewer",),
     ttl_seconds: int = 3600,
     subject: str | None = None,
+    role: str | None = None,
 ) -> str:
-    """A signed token for `tenant_id`; `scopes` is a list or one comma/space separated string."""
+    """A signed token for `tenant_id`; `scopes` is a list or one comma/space separated string,
+    granting exactly those. With `role` the token carries a `role` claim instead, which
+    implies the lower roles (admin ⊇ manager ⊇ viewer)."""
     try:
         tenant = parse_tenant_id(tenant_id)
     except InvalidTenant as exc:
         raise TokenRequestInvalid(str(exc)) from None
+    if role is not None and role.strip().lower() not in SCOPES:
+        raise TokenRequestInvalid(f"{role!r} is not a role ({', '.join(SCOPES)})")
     names = scopes_parse(scopes)
     if not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
         raise TokenRequestInvalid(f"the token lifetime must be 1 to {MAX_TTL_SECONDS} seconds, not {ttl_seconds}")
@@ -55,8 +60,11 @@ def token_issue(
         "jti": str(uuid.uuid4()),
         "iat": now,
         "exp": now + ttl_seconds,
-        "scopes": names,
     }
+    if role is not None:
+        claims["role"] = role.strip().lower()
+    else:
+        claims["scopes"] = names
     if subject:
         claims["sub"] = subject
     if settings.JWT_ISSUER:

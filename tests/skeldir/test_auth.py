@@ -674,6 +674,21 @@ def test_issue_token_defaults_to_viewer_and_accepts_space_separated_scopes(minti
     assert payload["scopes"] == ["admin", "viewer"]
 
 
+def test_issue_token_role_implies_the_lower_roles(minting):
+    """`--scopes manager` grants exactly manager (it cannot read revenue); `--role manager`
+    is what an operator wants for a manager who also reads."""
+    token = run_issue_token("--tenant", str(TENANT), "--role", "Manager")
+    payload = jwt.decode(token, options={"verify_signature": False})
+    assert payload["role"] == "manager" and "scopes" not in payload
+    _, (principal, _) = authenticate(f"Bearer {token}")
+    assert principal.scopes == frozenset({"viewer", "manager"})
+    with pytest.raises(CommandError, match="'owner' is not a role") as refused:
+        run_issue_token("--tenant", str(TENANT), "--role", "owner")
+    assert refused.value.returncode == 2
+    with pytest.raises(CommandError, match="not allowed with argument"):
+        run_issue_token("--tenant", str(TENANT), "--role", "admin", "--scopes", "manager")
+
+
 def test_issue_token_adds_issuer_and_audience_when_configured(signing):
     signing.JWT_ISSUER, signing.JWT_AUDIENCE = "https://issuer.example", "skeldir-api"
     token = token_issue(tenant_id=TENANT)

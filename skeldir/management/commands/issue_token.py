@@ -12,9 +12,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenant", required=True, help="tenant id (UUID) of an existing tenant")
-        parser.add_argument("--scopes", default="viewer", help="comma or space separated: viewer, manager, admin")
+        grant = parser.add_mutually_exclusive_group()
+        grant.add_argument(
+            "--scopes",
+            default="viewer",
+            help="comma or space separated: viewer, manager, admin; grants exactly these (default viewer)",
+        )
+        grant.add_argument("--role", help="viewer, manager or admin; implies the lower ones (a manager can read too)")
         parser.add_argument("--ttl", default="3600", help=f"lifetime in seconds, 1 to {MAX_TTL_SECONDS} (default 3600)")
-        parser.add_argument("--subject", default=None, help="the token's sub claim")
+        parser.add_argument("--subject", default=None, help="the token's sub claim (who the token speaks for)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
@@ -23,7 +29,11 @@ class Command(BaseCommand):
             raise bad_input(f"--ttl must be a whole number of seconds, not {opts['ttl']!r}") from None
         try:
             token = token_issue(
-                tenant_id=opts["tenant"], scopes=opts["scopes"], ttl_seconds=ttl, subject=opts["subject"]
+                tenant_id=opts["tenant"],
+                scopes=opts["scopes"],
+                ttl_seconds=ttl,
+                subject=opts["subject"],
+                role=opts["role"],
             )
         except TokenRequestInvalid as exc:
             raise bad_input(exc) from None
