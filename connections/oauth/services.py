@@ -340,8 +340,9 @@ def _decrypt(column: str, handshake_id: uuid.UUID, key_id: str) -> str:
     callers never chain (the driver's error can carry the statement's parameters)."""
     secret = key_ring().secret(key_id)
     with transaction.atomic(), connection.cursor() as cursor:
+        # `column` is one of ours (never input), so it may be formatted into the statement.
         cursor.execute(
-            f"SELECT pgp_sym_decrypt({column}, %s) FROM oauth_handshake_sessions WHERE id = %s",  # noqa: S608 (a column name of ours)
+            f"SELECT pgp_sym_decrypt({column}, %s) FROM oauth_handshake_sessions WHERE id = %s",
             [secret, handshake_id],
         )
         found = cursor.fetchone()
