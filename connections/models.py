@@ -34,6 +34,15 @@ class LifecycleStatus(models.TextChoices):
     REVOKED = "revoked"  # only reconnecting the account can fix it
 
 
+class PendingGrantStatus(models.TextChoices):
+    """Where an OAuth grant stands between the callback and the starter's confirmation."""
+
+    PENDING = "pending"  # held, encrypted, until confirmed or confirm_by
+    CONNECTED = "connected"  # confirmed by the user who started: stored as connections
+    REFUSED = "refused"  # confirmed by someone else: withdrawn at the platform
+    EXPIRED = "expired"  # never confirmed in time: withdrawn at the platform
+
+
 class PlatformConnection(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, db_default=RandomUUID(), editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
@@ -144,6 +153,13 @@ class OAuthHandshake(models.Model):
     state (RLS as everywhere), reads the handshake by id and compares hashes in constant
     time. `subject` is the token `sub` of the manager who started it; the PKCE verifier is
     encrypted like tokens (pgcrypto, `key_id` of the key ring).
+
+    After the callback the row also holds the grant, pending until the user who started
+    confirms it (connections.oauth.services): `encrypted_grant` (tokens and accounts as one
+    pgcrypto-encrypted JSON document, `grant_key_id`), the SHA-256 of the one-time
+    confirmation code, and `confirm_by`. `grant_status` is `pending` while the grant is
+    held, then `connected`, `refused` or `expired`, and the encrypted grant is cleared the
+    moment it leaves that state (stored as connections, or withdrawn at the platform).
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, db_default=RandomUUID(), editable=False)
@@ -158,6 +174,11 @@ class OAuthHandshake(models.Model):
     expires_at = models.DateTimeField()
     consumed_at = models.DateTimeField(null=True)
     created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
+    grant_status = models.TextField(choices=PendingGrantStatus.choices, null=True)
+    encrypted_grant = models.BinaryField(null=True)
+    grant_key_id = models.TextField(null=True)
+    confirmation_hash = models.TextField(null=True)
+    confirm_by = models.DateTimeField(null=True)
 
     class Meta:
         db_table = "oauth_handshake_sessions"
@@ -166,8 +187,31 @@ class OAuthHandshake(models.Model):
                 condition=models.Q(encrypted_code_verifier__isnull=True) | models.Q(key_id__isnull=False),
                 name="ck_oauth_handshake_verifier_has_key",
             ),
+            models.CheckConstraint(
+                condition=models.Q(grant_status__isnull=True) | models.Q(grant_status__in=PendingGrantStatus.values),
+                name="ck_oauth_handshake_grant_status_valid",
+            ),
+            # A grant is held only while pending, always encrypted under a known key and
+            # with a confirmation hash and a deadline.
+            models.CheckConstraint(
+                condition=models.Q(encrypted_grant__isnull=True)
+                | models.Q(
+                    grant_status=PendingGrantStatus.PENDING,
+                    grant_key_id__isnull=False,
+                    confirmation_hash__isnull=False,
+                    confirm_by__isnull=False,
+                ),
+                name="ck_oauth_handshake_grant_only_while_pending",
+            ),
         ]
-        indexes = [models.Index(fields=["tenant", "expires_at"], name="idx_oauth_handshake_expiry")]
+        indexes = [
+            models.Index(fields=["tenant", "expires_at"], name="idx_oauth_handshake_expiry"),
+            models.Index(
+                fields=["tenant", "confirm_by"],
+                name="idx_oauth_handshake_pending",
+                condition=models.Q(grant_status="pending"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.platform} OAuth handshake {self.id}"

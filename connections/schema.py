@@ -44,8 +44,8 @@ CALLBACK_HEADERS = [
         OpenApiParameter.HEADER,
         required=True,
         response=[302],
-        description="OAUTH_SUCCESS_URL or OAUTH_FAILURE_URL with status, platform and connection ids "
-        "or the error code in the query (never a secret).",
+        description="OAUTH_SUCCESS_URL with `status=confirmation_required`, the platform and the one-time "
+        "`confirmation` code, or OAUTH_FAILURE_URL with the error code, in the query (never a token).",
     ),
 ]
 
@@ -130,7 +130,9 @@ _oauth_start = extend_schema(
     description=(
         "Returns the platform's authorize URL carrying a one-time `state` (bound to the tenant, the user and "
         "the callback URL, expiring after OAUTH_STATE_TTL_SECONDS) and, where the platform supports it, a "
-        "PKCE S256 challenge."
+        "PKCE S256 challenge. The install completes only when the same user confirms it "
+        "(`…/confirm`) with the code the callback gives the browser that consented. The token must name "
+        "its user (`sub`; else 403 `oauth_user_required`)."
     ),
     tags=["Connections"],
     parameters=[PLATFORM, CORRELATION_ID, *HEADERS],
@@ -138,8 +140,44 @@ _oauth_start = extend_schema(
     responses={
         201: s.OAuthStartSerializer,
         **_errors("manager", {415: "The body is not JSON."}),
+        (403, _PROBLEM): problem("The token lacks the `manager` scope, or names no user (`oauth_user_required`)."),
         (404, _PROBLEM): problem("No OAuth install for this platform, or the token's tenant does not exist."),
         (503, _PROBLEM): problem("`oauth_unavailable`: the platform's app credentials are not configured."),
+    },
+)
+
+_oauth_confirm = extend_schema(
+    operation_id="confirmOAuthConnection",
+    summary="Confirm an OAuth install (the user who started it)",
+    description=(
+        "The callback holds the platform's grant pending and gives the browser that consented a one-time "
+        "`confirmation` code. Posting it with a token of the tenant and user (`sub`) that started the install "
+        "stores one connection per account with encrypted credentials. The same code with anyone else's token "
+        "(403 `oauth_confirmation_forbidden`) or after OAUTH_STATE_TTL_SECONDS (400 `oauth_confirmation_expired`) "
+        "withdraws the grant at the platform and stores nothing; a code used once is `oauth_confirmation_used`."
+    ),
+    tags=["Connections"],
+    parameters=[PLATFORM, CORRELATION_ID, *HEADERS],
+    request=s.OAuthConfirmRequestSerializer,
+    responses={
+        200: s.OAuthCompletedSerializer,
+        **_errors(
+            "manager",
+            {
+                415: "The body is not JSON.",
+                502: "`oauth_platform_error`: the platform issued a token that cannot be stored (withdrawn).",
+            },
+        ),
+        (400, _PROBLEM): problem(
+            "`validation_error`, `oauth_confirmation_invalid` (unknown, forged, another platform's), "
+            "`oauth_confirmation_used`, `oauth_confirmation_expired` (withdrawn at the platform)."
+        ),
+        (403, _PROBLEM): problem(
+            "The token lacks the `manager` scope, or `oauth_confirmation_forbidden`: another tenant or user than "
+            "the one who started the install (the grant is withdrawn at the platform)."
+        ),
+        (404, _PROBLEM): problem("No OAuth install for this platform."),
+        (503, _PROBLEM): problem("`oauth_unavailable`, or the database is unreachable."),
     },
 )
 
@@ -164,15 +202,16 @@ _oauth_callback = extend_schema(
     description=(
         "Validates the state (unknown, forged, expired, reused, another tenant's, or for another callback URL: "
         "400 problem, nothing stored), exchanges the code at the platform's token endpoint, names the accounts "
-        "and stores them with encrypted credentials. Redirects to OAUTH_SUCCESS_URL / OAUTH_FAILURE_URL when "
-        "configured, else answers itself."
+        "and holds the grant, encrypted, until the user who started the install confirms it "
+        "(`…/confirm`) with the one-time `confirmation` code given here: nothing is connected by this "
+        "request. Redirects to OAUTH_SUCCESS_URL / OAUTH_FAILURE_URL when configured, else answers itself."
     ),
     tags=["Connections"],
     auth=[],
     parameters=[PLATFORM, *_CALLBACK_QUERY, *CALLBACK_HEADERS],
     responses={
-        200: s.OAuthCompletedSerializer,
-        302: OpenApiResponse(description="Sent on to the configured success or failure page."),
+        200: s.OAuthPendingSerializer,
+        302: OpenApiResponse(description="Sent on to the configured success (to confirm) or failure page."),
         (400, _PROBLEM): problem(
             "oauth_state_missing, oauth_state_invalid, oauth_state_expired, oauth_state_used, "
             "oauth_redirect_mismatch, oauth_signature_invalid, oauth_denied, oauth_code_missing, "
@@ -183,10 +222,13 @@ _oauth_callback = extend_schema(
         (422, _PROBLEM): problem("`oauth_no_accounts`: the grant reaches no account."),
         (500, _PROBLEM): problem("Unexpected error; no details are disclosed."),
         (502, _PROBLEM): problem("`oauth_platform_error`: the platform failed during the exchange."),
-        (503, _PROBLEM): problem("`oauth_unavailable`, or the database is unreachable."),
+        (503, _PROBLEM): problem(
+            "`oauth_unavailable` (not configured, or the grant could not be held), or the database is unreachable."
+        ),
     },
 )
 
 connection_delete = extend_schema_view(delete=_connection_delete)
 oauth_start = extend_schema_view(post=_oauth_start)
 oauth_callback = extend_schema_view(get=_oauth_callback)
+oauth_confirm = extend_schema_view(post=_oauth_confirm)

@@ -62,6 +62,14 @@ class OAuthStartRequestSerializer(serializers.Serializer):
     )
 
 
+class OAuthConfirmRequestSerializer(serializers.Serializer):
+    confirmation = serializers.CharField(
+        max_length=200,
+        trim_whitespace=False,
+        help_text="The one-time code the callback gave the browser that consented (`c1.…`)",
+    )
+
+
 # --- answers (documentation) ---------------------------------------------------------------
 
 
@@ -107,6 +115,15 @@ class OAuthStartSerializer(serializers.Serializer):
     platform = serializers.CharField()
     authorize_url = serializers.URLField(help_text="Send the merchant's browser here")
     expires_at = serializers.DateTimeField(help_text="The authorization must be completed before this")
+
+
+class OAuthPendingSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["confirmation_required"])
+    platform = serializers.CharField()
+    confirmation = serializers.CharField(
+        help_text="One-time code: POST it to …/oauth/{platform}/confirm with the starting user's token"
+    )
+    expires_at = serializers.DateTimeField(help_text="Confirm before this, or the authorization is withdrawn")
 
 
 class OAuthCompletedSerializer(serializers.Serializer):

@@ -18,10 +18,10 @@ from rest_framework.views import APIView
 from connections import schema
 from connections.connect import ConnectionNotFound, KeyCredentials, connection_connect_with_keys, connection_disconnect
 from connections.oauth.base import OAuthProblem
-from connections.oauth.services import oauth_complete, oauth_start
+from connections.oauth.services import oauth_complete, oauth_confirm, oauth_start
 from connections.presenters import connection_body
 from connections.selectors import connection_get_with_credential, connection_list_with_credentials
-from connections.serializers import KEY_SERIALIZERS, OAuthStartRequestSerializer
+from connections.serializers import KEY_SERIALIZERS, OAuthConfirmRequestSerializer, OAuthStartRequestSerializer
 from connections.services import CredentialInvalid
 from providers.errors import ProviderAuthError, ProviderError
 from skeldir.auth import RequireScope
@@ -137,20 +137,23 @@ class OAuthStartView(_TenantView):
                 platform=platform,
                 redirect_uri=callback_url(request, platform),
                 shop=serializer.validated_data.get("shop"),
+                correlation_id=request.correlation_id,  # type: ignore[attr-defined]
             )
         except OAuthProblem as problem:
             raise ApiProblem(problem.status, problem.code, problem.detail) from None
         body = {
             "platform": started.platform,
             "authorize_url": started.authorize_url,
-            "expires_at": started.expires_at.isoformat().replace("+00:00", "Z"),
+            "expires_at": _iso(started.expires_at),
         }
         return Response(body, status=201, headers=NO_STORE)
 
 
 @schema.oauth_callback
 class OAuthCallbackView(APIView):
-    """The browser's return from the platform: no bearer token, no X-Correlation-ID."""
+    """The browser's return from the platform: no bearer token, no X-Correlation-ID. It
+    connects nothing by itself: the grant is held and this browser gets the one-time code
+    that, with the starting user's token, confirms it (OAuthConfirmView)."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
@@ -158,7 +161,7 @@ class OAuthCallbackView(APIView):
     def get(self, request: Request, platform: str) -> Any:
         params = {key: request.query_params.get(key, "") for key in request.query_params}
         try:
-            done = oauth_complete(
+            pending = oauth_complete(
                 platform=platform,
                 params=params,
                 redirect_uri=callback_url(request, platform),
@@ -168,12 +171,43 @@ class OAuthCallbackView(APIView):
             if problem.state_valid and settings.OAUTH_FAILURE_URL:
                 return _redirect(settings.OAUTH_FAILURE_URL, status="error", platform=platform, error=problem.code)
             raise ApiProblem(problem.status, problem.code, problem.detail, headers=NO_STORE) from None
-        tenant_id_var.set(str(done.tenant_id))
-        ids = [str(row.id) for row in done.connections]
+        tenant_id_var.set(str(pending.tenant_id))
         if settings.OAUTH_SUCCESS_URL:
             return _redirect(
-                settings.OAUTH_SUCCESS_URL, status="connected", platform=platform, connections=",".join(ids)
+                settings.OAUTH_SUCCESS_URL,
+                status="confirmation_required",
+                platform=platform,
+                confirmation=pending.confirmation,
             )
+        body = {
+            "status": "confirmation_required",
+            "platform": platform,
+            "confirmation": pending.confirmation,
+            "expires_at": _iso(pending.expires_at),
+        }
+        return Response(body, headers=NO_STORE)
+
+
+@schema.oauth_confirm
+class OAuthConfirmView(_TenantView):
+    """The starting user's dashboard confirms the install with the code its browser got."""
+
+    scopes = {"POST": "manager"}
+
+    def post(self, request: Request, platform: str) -> Response:
+        serializer = OAuthConfirmRequestSerializer(data=request.data if isinstance(request.data, dict) else None)
+        if not serializer.is_valid():
+            raise ApiProblem(400, "validation_error", _describe(serializer.errors))
+        try:
+            done = oauth_confirm(
+                tenant_id=request.user.tenant_id,
+                subject=request.user.subject,
+                platform=platform,
+                confirmation=serializer.validated_data["confirmation"],
+                correlation_id=request.correlation_id,  # type: ignore[attr-defined]
+            )
+        except OAuthProblem as problem:
+            raise ApiProblem(problem.status, problem.code, problem.detail, headers=NO_STORE) from None
         connections = [_body(done.tenant_id, row.id) for row in done.connections]
         return Response({"status": "connected", "platform": platform, "connections": connections}, headers=NO_STORE)
 
@@ -188,11 +222,25 @@ def _body(tenant_id: uuid.UUID, connection_id: uuid.UUID) -> dict[str, Any]:
 
 
 def callback_url(request: Request, platform: str) -> str:
-    """The redirect URI registered with the platform: OAUTH_REDIRECT_BASE_URL + path, else
-    this server's own address (Host is checked against ALLOWED_HOSTS)."""
+    """The redirect URI registered with the platform: OAUTH_REDIRECT_BASE_URL + path.
+
+    Never taken from the request in production: Host and X-Forwarded-* are the client's
+    to choose, and a callback URL that follows them would send codes where the client says
+    (settings refuse to start without the base when an OAuth app is configured). Only with
+    DJANGO_DEBUG does an unset base fall back to the address the request came to."""
     path = reverse("connections-oauth-callback", kwargs={"platform": platform})
     base = settings.OAUTH_REDIRECT_BASE_URL.rstrip("/")
-    return f"{base}{path}" if base else request.build_absolute_uri(path)
+    if base:
+        return f"{base}{path}"
+    if settings.DEBUG:
+        return request.build_absolute_uri(path)
+    raise OAuthProblem(
+        503, "oauth_unavailable", "Connecting by OAuth is not available: OAUTH_REDIRECT_BASE_URL is not set."
+    )
+
+
+def _iso(moment: Any) -> str:
+    return str(moment.isoformat().replace("+00:00", "Z"))
 
 
 def _redirect(url: str, **params: str) -> HttpResponseRedirect:

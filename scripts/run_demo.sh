@@ -24,6 +24,11 @@ export STRIPE_OAUTH_CLIENT_ID=${STRIPE_OAUTH_CLIENT_ID:-ca_demo_skeldir} \
        META_OAUTH_CLIENT_ID=${META_OAUTH_CLIENT_ID:-1234567890} \
        META_OAUTH_CLIENT_SECRET=${META_OAUTH_CLIENT_SECRET:-demo-meta-app-secret} \
        META_OAUTH_AUTHORIZE_URL="$SIM/v27.0/dialog/oauth"
+# The callback URLs registered with the platforms: never taken from a request's Host header,
+# so the API's own address is set here (settings refuse to start without it once an OAuth
+# app is configured, unless DJANGO_DEBUG).
+API="http://${BIND:-127.0.0.1:8000}"
+export OAUTH_REDIRECT_BASE_URL=${OAUTH_REDIRECT_BASE_URL:-$API}
 # Plain http on 127.0.0.1: the admin's cookies cannot be Secure-only here (production keeps them so).
 export SESSION_COOKIE_SECURE=${SESSION_COOKIE_SECURE:-false} CSRF_COOKIE_SECURE=${CSRF_COOKIE_SECURE:-false}
 PY=.venv/bin/python
@@ -53,7 +58,6 @@ TOKEN=$($PY manage.py issue_token --tenant "$TENANT" --scopes viewer --ttl 86400
 $PY manage.py collectstatic --no-input --verbosity 0
 OPERATOR=$($PY manage.py create_operator --username operator --password-env DEMO_OPERATOR_PASSWORD | tail -n 1)
 
-API="http://${BIND:-127.0.0.1:8000}"
 .venv/bin/gunicorn skeldir.wsgi -c gunicorn.conf.py &
 API_PID=$!
 PIDS+=("$API_PID")
@@ -63,7 +67,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 # One more account, connected the way a merchant connects one: start → the (simulated)
-# platform's consent → callback, over HTTP against the API that is now running.
+# platform's consent → callback → confirm, over HTTP against the API that is now running.
 OAUTH=$($PY manage.py demo_connect_oauth --tenant "$TENANT" --platform stripe --api "$API" | sed -n 1p)
 $PY manage.py refresh_revenue --tenant "$TENANT" --ahead 0
 echo

@@ -10,6 +10,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -252,10 +253,13 @@ REVENUE_PROVIDERS: dict[str, dict[str, Any]] = {
 # API base URLs (the local simulator in the demo and tests).
 OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", default=600)
 # The public base of the callback URLs registered with the platforms (e.g.
-# https://api.skeldir.com); empty: the host the `start` request came to.
+# https://api.skeldir.com). Required (checked below) once an OAuth app is configured,
+# unless DJANGO_DEBUG: the callback URL is never taken from a request's Host or forwarded
+# headers, which the client chooses. Empty in debug: the host the `start` request came to.
 OAUTH_REDIRECT_BASE_URL = env.str("OAUTH_REDIRECT_BASE_URL", default="")
-# Where the merchant's browser lands after the callback (query: status, platform, and the
-# connection ids or the error code; never a secret). Empty: the callback answers itself.
+# Where the merchant's browser lands after the callback, to confirm the install (query:
+# status=confirmation_required, platform, confirmation; or status=error and the error
+# code; never a token). Empty: the callback answers itself.
 OAUTH_SUCCESS_URL = env.str("OAUTH_SUCCESS_URL", default="")
 OAUTH_FAILURE_URL = env.str("OAUTH_FAILURE_URL", default="")
 CONNECTIONS_OAUTH: dict[str, dict[str, Any]] = {
@@ -307,6 +311,23 @@ CONNECTIONS_OAUTH: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+_oauth_apps = [
+    k for k, conf in CONNECTIONS_OAUTH.items() if conf["OPTIONS"]["client_id"] and conf["OPTIONS"]["client_secret"]
+]
+if _oauth_apps and not DEBUG and not OAUTH_REDIRECT_BASE_URL:
+    _required(
+        "OAUTH_REDIRECT_BASE_URL",
+        f"the public base of the OAuth callback URLs, e.g. https://api.skeldir.com; required when DJANGO_DEBUG "
+        f"is off and an OAuth app is configured ({', '.join(_oauth_apps)})",
+    )
+if OAUTH_REDIRECT_BASE_URL:
+    _base = urlsplit(OAUTH_REDIRECT_BASE_URL)
+    if _base.scheme not in ("http", "https") or not _base.hostname or _base.query or _base.fragment:
+        raise ImproperlyConfigured(
+            "OAUTH_REDIRECT_BASE_URL must be an absolute http(s) URL without query or fragment "
+            "(e.g. https://api.skeldir.com)."
+        )
 
 # --- API authentication (DESIGN.md §8) --------------------------------------------------
 # Verification keys: a key ring {kid: public key PEM} and/or a JWKS URL. Algorithms are

@@ -13,6 +13,9 @@ os.environ.setdefault(
 os.environ.setdefault("GOOGLE_ADS_DEVELOPER_TOKEN", "test-developer-token")
 os.environ.setdefault("GOOGLE_OAUTH_CLIENT_ID", "test-client-id.apps.example")
 os.environ.setdefault("GOOGLE_OAUTH_CLIENT_SECRET", "test-oauth-client-secret")
+# Required once an OAuth app is configured: the test client's host (live-server tests point
+# it at their server, tests/api/oauth_support.py).
+os.environ.setdefault("OAUTH_REDIRECT_BASE_URL", "http://testserver")
 
 from skeldir.settings import *  # noqa: E402,F403
 from skeldir.settings import PROVIDER_HTTP  # noqa: E402

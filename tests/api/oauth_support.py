@@ -31,7 +31,9 @@ APPS = {
 APP_SECRETS = tuple(secret for _, secret in APPS.values())
 
 
-def point_at(sandbox: Any, settings: Any) -> Any:
+def point_at(sandbox: Any, settings: Any, redirect_base: str = "http://testserver") -> Any:
+    """Every adapter and OAuth flow at the simulator, our apps registered with it, and the
+    callback URLs pinned to `redirect_base` (the test client's host, or a live server's)."""
     url = point_providers_at(sandbox, settings).url
     oauth = copy.deepcopy(settings.CONNECTIONS_OAUTH)
     for platform, (client_id, client_secret) in APPS.items():
@@ -47,15 +49,18 @@ def point_at(sandbox: Any, settings: Any) -> Any:
     settings.CONNECTIONS_OAUTH = oauth
     settings.OAUTH_SUCCESS_URL = ""
     settings.OAUTH_FAILURE_URL = ""
-    settings.OAUTH_REDIRECT_BASE_URL = ""
+    settings.OAUTH_REDIRECT_BASE_URL = redirect_base
     for platform, (client_id, client_secret) in APPS.items():
         sandbox.register_app(platform, client_id, client_secret)
     return sandbox
 
 
 @pytest.fixture
-def simulated(sandbox, settings):
-    return point_at(sandbox, settings)
+def simulated(sandbox, settings, request):
+    # The callback URL is never taken from the request (OAUTH_REDIRECT_BASE_URL): a test on
+    # the live server has the platform send the browser back there, others to the test client.
+    live = "live_url" in request.fixturenames
+    return point_at(sandbox, settings, request.getfixturevalue("live_url") if live else "http://testserver")
 
 
 def headers(token: str | None) -> dict[str, str]:
@@ -78,15 +83,31 @@ def consent(authorize_url: str) -> str:
     return answer.headers["Location"]
 
 
+def confirm(base: str, token: str | None, platform: str, confirmation: object) -> requests.Response:
+    """The dashboard confirms the install with the code its browser got from the callback."""
+    return requests.post(
+        f"{base}/api/v1/connections/oauth/{platform}/confirm",
+        json={"confirmation": confirmation},
+        headers=headers(token),
+        timeout=10,
+    )
+
+
 def install(base: str, token: str, platform: str, **body: Any) -> requests.Response:
-    """start → authorize → callback, as a browser does, over real HTTP; the callback's
-    answer, with the `state` and `code` it carried as attributes (for leak checks)."""
+    """start → authorize → callback → confirm with the same token, as the starting user's
+    browser and dashboard do, over real HTTP; the confirmation's answer, with the `state`,
+    `code` and `confirmation` the browser carried as attributes (for leak checks)."""
     started = start(base, token, platform, **body)
     assert started.status_code == 201, started.text
     callback = consent(started.json()["authorize_url"])
-    answer = requests.get(callback, allow_redirects=False, timeout=10)
+    pending = requests.get(callback, allow_redirects=False, timeout=10)
+    assert pending.status_code == 200, pending.text
+    assert pending.json()["status"] == "confirmation_required"
+    confirmation = pending.json()["confirmation"]
+    answer = confirm(base, token, platform, confirmation)
     query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
     answer.oauth_state, answer.oauth_code = query["state"], query["code"]  # type: ignore[attr-defined]
+    answer.oauth_confirmation = confirmation  # type: ignore[attr-defined]
     return answer
 
 
@@ -144,4 +165,23 @@ class Browser:
         return f"{parts.path}?{parts.query}"
 
     def callback(self, url: str, **extra: str):
+        """The platform's redirect back: the grant is held, the code to confirm it returned."""
         return self.client.get(url, **extra)
+
+    def confirm(self, platform: str, confirmation: object, token: str | None = None):
+        """The dashboard's confirmation, with this browser's user's token unless another is given."""
+        return self.client.post(
+            f"/api/v1/connections/oauth/{platform}/confirm",
+            data=json.dumps({"confirmation": confirmation}),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token or self.token}",
+            HTTP_X_CORRELATION_ID=str(uuid.uuid4()),
+        )
+
+    def complete(self, url: str, **extra: str):
+        """callback, then (when it held a grant) the confirmation: what the install ends in."""
+        pending = self.callback(url, **extra)
+        if pending.status_code != 200:
+            return pending
+        platform = url.split("/oauth/", 1)[1].split("/", 1)[0]
+        return self.confirm(platform, pending.json()["confirmation"])

@@ -275,7 +275,7 @@ def test_an_invalid_body_is_a_400_without_calling_the_platform(api, tenant, mana
 
 def _oauth_connect(tenant, mint, platform: str, **body: str) -> list[str]:
     browser = Browser(mint(tenant.id, scopes=["manager"]))
-    answer = browser.callback(browser.authorize(platform, **body))
+    answer = browser.complete(browser.authorize(platform, **body))
     assert answer.status_code == 200, answer.content
     return [c["id"] for c in answer.json()["connections"]]
 

@@ -25,6 +25,7 @@ OPERATIONS = {
     ("/api/v1/connections", "post"): "createConnection",
     ("/api/v1/connections/{connection_id}", "delete"): "disconnectConnection",
     ("/api/v1/connections/oauth/{platform}/start", "post"): "startOAuthConnection",
+    ("/api/v1/connections/oauth/{platform}/confirm", "post"): "confirmOAuthConnection",
     ("/api/v1/connections/oauth/{platform}/callback", "get"): "completeOAuthConnection",
 }
 

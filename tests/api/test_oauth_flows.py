@@ -20,7 +20,7 @@ from connections.selectors import credential_get
 from revenue.realtime import revenue_refresh
 from revenue.snapshot import Snapshot
 from skeldir.tenancy import tenant_context
-from tests.api.oauth_support import APP_SECRETS, install, start
+from tests.api.oauth_support import APP_SECRETS, confirm, install, start
 from tests.factories import make_tenant
 from tests.jwt_fixtures import KID
 
@@ -50,9 +50,10 @@ def _assert_encrypted(credential, raw: bytes) -> None:
 
 
 def _assert_secret_free(response: requests.Response, *secrets: str | None) -> None:
-    """Neither the callback's answer nor anything logged meanwhile (by the service, the
-    live server, the simulator) holds a token, the app secret, the state or the code."""
-    secrets += (response.oauth_state, response.oauth_code)  # type: ignore[attr-defined]
+    """Neither the confirmation's answer nor anything logged meanwhile (by the service, the
+    live server, the simulator) holds a token, the app secret, the state, the code or the
+    confirmation code."""
+    secrets += (response.oauth_state, response.oauth_code, response.oauth_confirmation)  # type: ignore[attr-defined]
     text = response.text + " ".join(f"{k}: {v}" for k, v in response.headers.items())
     for secret in (*APP_SECRETS, *secrets):
         if secret:
@@ -170,10 +171,13 @@ def test_meta_ads_end_to_end_with_the_long_lived_token(live_url, simulated, tena
     _assert_secret_free(answer, credential.access_token)
 
 
-def test_the_success_page_receives_ids_and_never_a_secret(live_url, simulated, tenant, mint, settings):
+def test_the_success_page_receives_the_confirmation_code_and_never_a_secret(
+    live_url, simulated, tenant, mint, settings
+):
     settings.OAUTH_SUCCESS_URL = "https://app.example.com/connected"
     simulated.set_consent("google_ads", ["4444444840"])
-    started = start(live_url, mint(tenant.id, scopes=["manager"]), "google_ads")
+    token = mint(tenant.id, scopes=["manager"])
+    started = start(live_url, token, "google_ads")
     authorize_url = started.json()["authorize_url"]
     callback = requests.get(authorize_url, allow_redirects=False, timeout=10).headers["Location"]
 
@@ -183,10 +187,16 @@ def test_the_success_page_receives_ids_and_never_a_secret(live_url, simulated, t
     location = answer.headers["Location"]
     assert location.startswith("https://app.example.com/connected?")
     query = parse_qs(urlsplit(location).query)
+    [confirmation] = query.pop("confirmation")
+    assert query == {"status": ["confirmation_required"], "platform": ["google_ads"]}
+    assert _stored(tenant.id, "google_ads") == []  # nothing connected before the starter confirms
+    # The success page (the starter's dashboard) confirms with the code and the same user's token.
+    confirmed = confirm(live_url, token, "google_ads", confirmation)
+    assert confirmed.status_code == 200, confirmed.text
     [(row, credential, _)] = _stored(tenant.id, "google_ads")
-    assert query == {"status": ["connected"], "platform": ["google_ads"], "connections": [str(row.id)]}
+    assert [c["id"] for c in confirmed.json()["connections"]] == [str(row.id)]
     for secret in (credential.access_token, credential.refresh_token, *APP_SECRETS):
-        assert secret not in location
+        assert secret not in location and secret not in confirmed.text
     state = parse_qs(urlsplit(authorize_url).query)["state"][0]
     code = parse_qs(urlsplit(callback).query)["code"][0]
     assert state not in location and code not in location
@@ -222,7 +232,9 @@ def test_the_demo_connects_one_account_through_the_running_api(live_url, simulat
     call_command("demo_connect_oauth", tenant=str(tenant.id), platform="stripe", api=live_url, stdout=out)
 
     first, connection_id = out.getvalue().strip().splitlines()
-    assert first == "Connected stripe (acct_1DemoOAuth) through OAuth: start → simulated consent → callback."
+    assert first == (
+        "Connected stripe (acct_1DemoOAuth) through OAuth: start → simulated consent → callback → confirm."
+    )
     [(row, credential, _)] = _stored(tenant.id, "stripe")
     assert str(row.id) == connection_id and credential.access_token not in out.getvalue()
     assert simulated.endpoint_calls("stripe") == {"authorize": 1, "token": 1}

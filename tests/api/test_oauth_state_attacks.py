@@ -112,7 +112,7 @@ def test_an_expired_state_is_refused(browser, tenant, logs, monkeypatch):
 
 def test_a_replayed_callback_is_refused_and_changes_nothing(browser, tenant, logs, simulated):
     url = browser.authorize("stripe")
-    assert browser.callback(url).status_code == 200
+    assert browser.complete(url).status_code == 200
     exchanges = simulated.endpoint_calls("stripe", "token")
 
     response = browser.callback(url)
@@ -156,9 +156,12 @@ def test_another_platforms_state_is_refused(browser, tenant):
     _nothing_stored(tenant)
 
 
-def test_a_callback_at_another_address_than_the_one_started_for_is_refused(browser, tenant, logs, simulated):
+def test_a_callback_at_another_address_than_the_one_started_for_is_refused(browser, tenant, logs, simulated, settings):
     url = browser.authorize("stripe")  # started (and registered) for http://testserver/…
-    response = browser.callback(url, HTTP_HOST="localhost")
+    # The callback URL follows OAUTH_REDIRECT_BASE_URL only (never the Host header, see
+    # tests/security/test_oauth_binding.py): here the service moved between start and callback.
+    settings.OAUTH_REDIRECT_BASE_URL = "https://api.moved.example"
+    response = browser.callback(url)
     assert_problem(response, 400, "oauth_redirect_mismatch")
     assert simulated.endpoint_calls("stripe", "token") == 0
     _nothing_stored(tenant)
@@ -275,7 +278,7 @@ def test_a_revocation_that_fails_is_logged_and_the_callback_still_answers_with_t
 
 
 def test_a_grant_that_is_stored_is_not_revoked(browser, tenant, logs, simulated):
-    response = browser.callback(browser.authorize("google_ads"))
+    response = browser.complete(browser.authorize("google_ads"))
     assert response.status_code in (200, 302), response.content
     assert simulated.endpoint_calls("google_ads", "revoke") == 0
     assert _withdrawals(logs) == []

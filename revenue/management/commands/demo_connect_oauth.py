@@ -2,7 +2,9 @@
 browser makes one, over real HTTP against the running API and the local platform
 simulator: POST …/oauth/<platform>/start with a manager token → GET the authorize URL
 (the simulator "approves" at once and redirects) → GET the callback on the API, which
-exchanges the code at the simulated token endpoint and stores the connection. Prints the
+exchanges the code at the simulated token endpoint and holds the grant → POST
+…/oauth/<platform>/confirm with the code the callback gave and the same user's token, which
+stores the connection (the install completes only for the user who started it). Prints the
 connection id(s) last; exits 1 with one sentence when a step fails."""
 
 from __future__ import annotations
@@ -52,14 +54,26 @@ class Command(BaseCommand):
             lambda: requests.get(started.json()["authorize_url"], allow_redirects=False, timeout=TIMEOUT),
             302,
         )
-        done = self._call(
+        pending = self._call(
             "callback",
             lambda: requests.get(consent.headers["Location"], allow_redirects=False, timeout=TIMEOUT),
             200,
         )
+        done = self._call(
+            "confirm",
+            lambda: requests.post(
+                f"{api}/api/v1/connections/oauth/{platform}/confirm",
+                json={"confirmation": pending.json()["confirmation"]},
+                headers={"Authorization": f"Bearer {token}", "X-Correlation-ID": str(uuid.uuid4())},
+                timeout=TIMEOUT,
+            ),
+            200,
+        )
         connections = done.json()["connections"]
         accounts = ", ".join(c["account_id"] for c in connections)
-        self.stdout.write(f"Connected {platform} ({accounts}) through OAuth: start → simulated consent → callback.")
+        self.stdout.write(
+            f"Connected {platform} ({accounts}) through OAuth: start → simulated consent → callback → confirm."
+        )
         for connection in connections:
             self.stdout.write(connection["id"])
 
