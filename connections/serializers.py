@@ -6,6 +6,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from connections.models import ConnectionStatus, LifecycleStatus
+from providers.outbound import url_refusal
 
 # --- requests ------------------------------------------------------------------------------
 
@@ -43,10 +44,19 @@ class PayPalKeysSerializer(_KeysBase):
 class WooCommerceKeysSerializer(_KeysBase):
     platform = serializers.ChoiceField(choices=["woocommerce"])
     store_url = serializers.URLField(
-        max_length=500, help_text="The store's address, https (e.g. https://shop.example.com)"
+        max_length=500,
+        help_text="The store's address: https, port 443, a public host (e.g. https://shop.example.com)",
     )
     consumer_key = serializers.RegexField(r"^ck_[A-Za-z0-9]{1,128}$", write_only=True)
     consumer_secret = serializers.RegexField(r"^cs_[A-Za-z0-9]{1,128}$", write_only=True)
+
+    def validate_store_url(self, value: str) -> str:
+        # The server will connect to this URL: refuse what providers.outbound never calls
+        # before any connection (the host's DNS is checked when connecting).
+        refusal = url_refusal(value)
+        if refusal:
+            raise serializers.ValidationError(f"{refusal}.")
+        return value
 
 
 KEY_SERIALIZERS: dict[str, type[serializers.Serializer]] = {

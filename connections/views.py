@@ -23,7 +23,8 @@ from connections.presenters import connection_body
 from connections.selectors import connection_get_with_credential, connection_list_with_credentials
 from connections.serializers import KEY_SERIALIZERS, OAuthConfirmRequestSerializer, OAuthStartRequestSerializer
 from connections.services import CredentialInvalid
-from providers.errors import ProviderAuthError, ProviderError
+from providers._common import quote
+from providers.errors import ProviderAuthError, ProviderDestinationRefused, ProviderError
 from skeldir.auth import RequireScope
 from skeldir.correlation import tenant_id_var
 from skeldir.http_caching import require_correlation_id
@@ -32,6 +33,8 @@ from skeldir.problems import ApiProblem
 from skeldir.tenancy import tenant_context
 
 NO_STORE = {"Cache-Control": "no-store"}
+# The request field naming where the platform is, for a refused destination.
+_ACCOUNT_FIELD = {"stripe": "account_id", "paypal": "account_id", "woocommerce": "store_url"}
 
 
 class _TenantView(APIView):
@@ -91,15 +94,22 @@ class ConnectionsView(_TenantView):
             )
         except CredentialInvalid as exc:
             raise ApiProblem(400, "validation_error", f"{exc}; nothing was stored.") from None
+        except ProviderDestinationRefused as exc:
+            # Before any connection: the same answer whatever is (or is not) listening there.
+            raise ApiProblem(
+                400, "validation_error", f"{_ACCOUNT_FIELD[platform]}: {exc.message}; nothing was stored."
+            ) from None
         except ProviderAuthError as exc:
             raise ApiProblem(
-                422, "credentials_rejected", f"{platform} refused the credentials; nothing was stored ({exc.message})."
+                422,
+                "credentials_rejected",
+                f"{platform} refused the credentials; nothing was stored ({quote(exc.message)}).",
             ) from None
         except ProviderError as exc:
             raise ApiProblem(
                 502,
                 "platform_unavailable",
-                f"{platform} could not check the credentials ({exc.kind}); nothing was stored ({exc.message}).",
+                f"{platform} could not check the credentials ({exc.kind}); nothing was stored ({quote(exc.message)}).",
             ) from None
         return Response(_body(tenant_id, row.id), status=201 if created else 200, headers=NO_STORE)
 

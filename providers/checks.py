@@ -1,5 +1,5 @@
 """System checks for REVENUE_PROVIDERS: a bad entry fails `manage.py check` and startup,
-not the first refresh. Ids are stable: providers.E001–E004."""
+not the first refresh. Ids are stable: providers.E001–E006."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.core.checks import Error, register
 from django.utils.module_loading import import_string
 
 from providers.base import RevenueProvider
+from providers.outbound import parse_destination
 
 
 @register("providers")
@@ -43,4 +44,18 @@ def check_revenue_providers(app_configs: Any = None, **kwargs: Any) -> list[Erro
             cls(**conf.get("OPTIONS", {}))
         except (TypeError, ValueError) as exc:
             errors.append(Error(f"{where}: OPTIONS rejected: {exc}", id="providers.E005"))
+    return errors
+
+
+@register("providers")
+def check_outbound_allowed(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    entries = getattr(settings, "PROVIDER_OUTBOUND_ALLOWED", [])
+    if not isinstance(entries, list | tuple):
+        return [Error("PROVIDER_OUTBOUND_ALLOWED must be a list of host:port entries.", id="providers.E006")]
+    errors: list[Error] = []
+    for entry in entries:
+        try:
+            parse_destination(entry)
+        except ValueError as exc:
+            errors.append(Error(f"PROVIDER_OUTBOUND_ALLOWED: {exc}.", id="providers.E006"))
     return errors

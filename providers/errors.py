@@ -67,6 +67,13 @@ class ProviderNetworkError(ProviderError):
     kind = "network"
 
 
+class ProviderDestinationRefused(ProviderNetworkError):
+    """A URL a tenant chose names a destination we never call (not https, a port not
+    allowed, a host that resolves to nothing or to a non-public address: see
+    providers.outbound). Nothing was sent. Kind `network`, like a host that cannot be
+    reached, so the answer does not tell the two apart."""
+
+
 class ProviderBadResponse(ProviderError):
     """Unparseable or schema-violating payloads: wrong content type, truncated or
     oversized bodies, missing required fields, malformed money."""

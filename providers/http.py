@@ -19,6 +19,8 @@ import json
 import logging
 import math
 import os
+import socket
+import sys
 import time
 import urllib.request
 from collections.abc import Iterable, Mapping
@@ -30,11 +32,15 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 import urllib3.connection
+import urllib3.util.connection
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
+from providers import outbound
 from providers.errors import (
     ProviderBadResponse,
+    ProviderDestinationRefused,
     ProviderNetworkError,
     redact,
 )
@@ -119,6 +125,45 @@ class _HTTPSConnection(urllib3.connection.HTTPSConnection):
     response_class = _HTTPResponse
 
 
+# Opens the socket to one checked address (a seam tests replace to see where a connection
+# would go without sending a packet).
+open_socket = urllib3.util.connection.create_connection
+
+
+class _PublicHTTPSConnection(_HTTPSConnection):
+    """An https connection that only ever reaches a public address (providers.outbound).
+
+    The host is resolved once, every address checked, and the socket opened to a checked
+    address: the name is never looked up again for this connection, so DNS rebinding
+    finds nothing to swap. `self.host` stays the name, so SNI, certificate verification
+    and the Host header are for the name. A refusal raises ProviderDestinationRefused,
+    which urllib3 neither wraps nor retries, before any packet is sent.
+    """
+
+    def _new_conn(self) -> socket.socket:
+        addresses = outbound.resolve_public(self._dns_host, self.port)
+        error: Exception | None = None
+        for address in addresses:
+            try:
+                sock = open_socket(
+                    (str(address), self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except TimeoutError as exc:
+                error = ConnectTimeoutError(self, f"Connection to {self.host} timed out")
+                error.__cause__ = exc
+            except OSError as exc:
+                error = NewConnectionError(self, f"Failed to establish a new connection: {type(exc).__name__}")
+                error.__cause__ = exc
+            else:
+                sys.audit("http.client.connect", self, self.host, self.port)
+                return sock
+        assert error is not None  # resolve_public returns at least one address
+        raise error
+
+
 class _HTTPConnectionPool(urllib3.HTTPConnectionPool):
     ConnectionCls = _HTTPConnection
 
@@ -127,15 +172,34 @@ class _HTTPSConnectionPool(urllib3.HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 
+class _PublicHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _PublicHTTPSConnection
+
+
 class _HTTPAdapter(HTTPAdapter):
     """requests' adapter, whose pools read responses through `_HTTPResponse`."""
 
+    pool_classes: dict[str, type[urllib3.HTTPConnectionPool]] = {
+        "http": _HTTPConnectionPool,
+        "https": _HTTPSConnectionPool,
+    }
+
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPConnectionPool, "https": _HTTPSConnectionPool}
+        self.poolmanager.pool_classes_by_scheme = dict(self.pool_classes)
 
 
-def build_session(config: HttpConfig, *, retry_methods: Iterable[str] = ("GET",)) -> requests.Session:
+class _PublicHTTPAdapter(_HTTPAdapter):
+    """Only https, only to public addresses (see `_PublicHTTPSConnection`)."""
+
+    pool_classes = {"https": _PublicHTTPSConnectionPool}
+
+
+def build_session(
+    config: HttpConfig, *, retry_methods: Iterable[str] = ("GET",), public_only: bool = False
+) -> requests.Session:
+    """The session of one adapter. `public_only`: for URLs a tenant chose, every connection
+    goes straight (no proxy: it would resolve the name again) to a checked public address."""
     retry = _BoundedRetry(
         total=config.retries,
         connect=config.retries,
@@ -155,10 +219,12 @@ def build_session(config: HttpConfig, *, retry_methods: Iterable[str] = ("GET",)
     # requests re-reads proxy settings from the environment on every call (a scan of
     # os.environ each time); read them once here instead, with the CA bundle override.
     session.trust_env = False
-    session.proxies.update(urllib.request.getproxies())
+    if not public_only:
+        session.proxies.update(urllib.request.getproxies())
     session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     # One adapter serves every concurrent fetch of its platform in this process.
-    adapter = _HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=config.pool_size)
+    adapter_class = _PublicHTTPAdapter if public_only else _HTTPAdapter
+    adapter = adapter_class(max_retries=retry, pool_connections=4, pool_maxsize=config.pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
@@ -227,12 +293,26 @@ class HttpResponse:
 
 class ProviderHttp:
     """Per-adapter HTTP client. Thread-safe for concurrent fetches of different
-    connections (requests' connection pool is; no per-call state is kept here)."""
+    connections (requests' connection pool is; no per-call state is kept here).
 
-    def __init__(self, *, platform: str, config: HttpConfig, retry_methods: Iterable[str] = ("GET",)) -> None:
+    `public_only` is for adapters whose URLs a tenant chose (a WooCommerce store, a
+    Shopify shop): every request must pass `providers.outbound` (https, port 443 or
+    allow-listed, no userinfo, a public address, connected to the address checked), or
+    it raises ProviderDestinationRefused without sending anything.
+    """
+
+    def __init__(
+        self,
+        *,
+        platform: str,
+        config: HttpConfig,
+        retry_methods: Iterable[str] = ("GET",),
+        public_only: bool = False,
+    ) -> None:
         self.platform = platform
         self.config = config
-        self.session = build_session(config, retry_methods=retry_methods)
+        self.public_only = public_only
+        self.session = build_session(config, retry_methods=retry_methods, public_only=public_only)
 
     def __repr__(self) -> str:
         return f"<ProviderHttp platform={self.platform!r}>"
@@ -257,6 +337,10 @@ class ProviderHttp:
         send_headers = {"X-Correlation-ID": correlation_id, "Accept": "application/json", **(headers or {})}
         where = _loggable(url)
         started = time.monotonic()
+        refusal = outbound.url_refusal(url) if self.public_only else None
+        if refusal:
+            self._log(method, where, None, started, correlation_id, "destination_refused")
+            raise ProviderDestinationRefused(refusal, platform=self.platform)
         try:
             response = self.session.request(
                 method,
@@ -273,6 +357,9 @@ class ProviderHttp:
                 # whatever host the Location names. The 3xx is the adapter's to classify.
                 allow_redirects=False,
             )
+        except ProviderDestinationRefused as exc:
+            self._log(method, where, None, started, correlation_id, "destination_refused")
+            raise ProviderDestinationRefused(exc.message, platform=self.platform) from None
         except requests.Timeout:
             self._log(method, where, None, started, correlation_id, "timeout")
             raise ProviderNetworkError(f"{method} {where} timed out", platform=self.platform) from None

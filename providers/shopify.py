@@ -10,7 +10,10 @@ Host
     `https://{shop_domain}` where the shop domain is the connection's
     `platform_account_id` (`acme.myshopify.com`; a bare handle `acme` is completed to
     `acme.myshopify.com`, a scheme or trailing slash is dropped). Only `*.myshopify.com`
-    hosts are accepted there, so a stored value can never send the token elsewhere. With an
+    hosts are accepted there, so a stored value can never send the token elsewhere, and
+    the connection goes through `providers.outbound` like any tenant-chosen host (https,
+    443, a checked public address: a myshopify.com name is Shopify's DNS, but the check
+    costs nothing and holds if that ever changes). With an
     override (`SHOPIFY_API_BASE_URL`, e.g. the local simulator) the request goes to
     `{base_url}/admin/api/2026-10/graphql.json` and the header `X-Skeldir-Shop: <shop domain>`
     names the shop (the simulator routes by it).
@@ -170,6 +173,8 @@ class ShopifyProvider(RevenueProvider):
             platform=self.key,
             config=HttpConfig.from_options(settings.PROVIDER_HTTP, **http_options),
             retry_methods=("POST",),  # a GraphQL query is a read: safe to resend
+            # The shop is the tenant's choice (within myshopify.com): public hosts only.
+            public_only=not self.base_url,
         )
 
     def _endpoint(self, account_id: str, token: str) -> tuple[str, dict[str, str]]:

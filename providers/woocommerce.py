@@ -90,6 +90,11 @@ Auth:     HTTP Basic consumer_key:consumer_secret; the connection's access token
           http WooCommerce demands OAuth 1.0a signatures, which this adapter does not do,
           so a plain-http store is refused (auth error) unless an override base URL is set.
           Keys are never sent as query parameters (URLs get logged).
+Where:    the store URL is a tenant's choice, so without an override every request goes
+          through `providers.outbound`: https, port 443 (or a host:port the operator
+          allow-lists in PROVIDER_OUTBOUND_ALLOWED), no userinfo, the host resolved once
+          and connected to only at a checked public address; never a redirect. A refusal
+          is ProviderDestinationRefused (nothing sent).
 Paging:   a JSON list of orders per page; headers X-WP-Total and X-WP-TotalPages (0 with
           an empty list when nothing matches) [ctrl get_items]. Follow `page` to
           X-WP-TotalPages; without the header, stop at the first page shorter than
@@ -167,7 +172,8 @@ class WooCommerceProvider(RevenueProvider):
     def __init__(self, *, base_url: str = "", **http_options: Any) -> None:
         self.base_url = (base_url or "").rstrip("/")
         config = HttpConfig.from_options(getattr(settings, "PROVIDER_HTTP", None), **http_options)
-        self.http = ProviderHttp(platform=self.key, config=config)
+        # Without an override the store is the tenant's choice: public https hosts only.
+        self.http = ProviderHttp(platform=self.key, config=config, public_only=not self.base_url)
 
     def verify_credentials(self, ctx: CredentialCheckContext) -> CredentialCheck:
         url, headers = self._endpoint(ctx.platform_account_id)

@@ -214,6 +214,11 @@ PROVIDER_HTTP = {
     "max_response_bytes": env.int("PROVIDER_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024),
 }
 
+# Hosts a tenant chooses (a WooCommerce store) are called on https port 443 only; these
+# host:port entries (comma-separated, e.g. a staging store on 8443) may use another port.
+# Their addresses are still checked (providers/outbound.py).
+PROVIDER_OUTBOUND_ALLOWED = env.list("PROVIDER_OUTBOUND_ALLOWED", default=[])
+
 REVENUE_PROVIDERS: dict[str, dict[str, Any]] = {
     "stripe": {
         "CLASS": "providers.stripe.StripeProvider",

@@ -71,10 +71,18 @@ class OAuthFlow:
         config = HttpConfig.from_options(getattr(settings, "PROVIDER_HTTP", None), **http_options)
         # Never retried: an authorization code is single use, so a resent exchange whose
         # first attempt went through would fail with invalid_grant.
-        self.http = ProviderHttp(platform=self.platform, config=config, retry_methods=("GET",))
+        self.http = ProviderHttp(
+            platform=self.platform, config=config, retry_methods=("GET",), public_only=self.tenant_chosen_hosts
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} platform={self.platform!r}>"
+
+    @property
+    def tenant_chosen_hosts(self) -> bool:
+        """True when a tenant chooses the host the flow calls (a Shopify shop): its HTTP
+        then reaches public https hosts only (providers.outbound)."""
+        return False
 
     @property
     def configured(self) -> bool:

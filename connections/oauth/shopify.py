@@ -40,8 +40,13 @@ class ShopifyOAuth(OAuthFlow):
     supports_revoke = True
 
     def __init__(self, *, base_url: str = "", **options: Any) -> None:
-        super().__init__(**options)
         self.base_url = (base_url or "").rstrip("/")
+        super().__init__(**options)
+
+    @property
+    def tenant_chosen_hosts(self) -> bool:
+        # Without an override the token exchange goes to the shop the merchant named.
+        return not self.base_url
 
     def normalise_shop(self, shop: str | None) -> str | None:
         """`acme`, `acme.myshopify.com`, `https://acme.myshopify.com/` → `acme.myshopify.com`;
