@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
@@ -150,6 +150,19 @@ class RevenueProvider:
         anything containing `ctx.access_token`.
         """
         raise NotImplementedError
+
+    def result(
+        self, *, amounts: Mapping[str, int], count: int, basis: Basis, as_of: datetime | None = None
+    ) -> RevenueResult:
+        """This adapter's result for a fetch (as of now unless the platform said otherwise)."""
+        return RevenueResult(
+            source_key=self.key,
+            kind=self.kind,
+            amounts=amounts,
+            count=count,
+            as_of=as_of or datetime.now(UTC),
+            basis=basis,
+        )
 
     def refresh_token(self, ctx: TokenRefreshContext) -> RefreshedToken:
         """Obtain a new access token. A refusal that only reconnecting can fix raises

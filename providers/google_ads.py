@@ -248,12 +248,9 @@ class GoogleAdsProvider(RevenueProvider):
         else:  # no conversions today: no rows, so ask the customer for its zone
             zone_name = self._time_zone(url, ctx, headers, secrets)
             today = datetime.now(ZoneInfo(zone_name)).date()
-        return RevenueResult(
-            source_key=self.key,
-            kind=self.kind,
+        return self.result(
             amounts={c: decimal_to_minor(v, c, exact=False) for c, v in values.items()},
             count=int(conversions.to_integral_value(rounding=ROUND_FLOOR)),
-            as_of=datetime.now(UTC),
             basis=Basis(measure=MEASURE, time_zone=zone_name, date=today, attribution=ATTRIBUTION),
         )
 

@@ -101,7 +101,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any, TypeGuard
 from urllib.parse import parse_qs, urlsplit
@@ -244,12 +244,9 @@ class MetaAdsProvider(RevenueProvider):
                 raise
             if next_cursor is None:
                 zone = self._time_zone(account_url, ctx)
-                return RevenueResult(
-                    source_key=self.key,
-                    kind=self.kind,
+                return self.result(
                     amounts={c: decimal_to_minor(v, c, exact=False) for c, v in values.items()},
                     count=int(purchases.to_integral_value(rounding=ROUND_FLOOR)),
-                    as_of=datetime.now(UTC),
                     basis=Basis(
                         measure=MEASURE,
                         time_zone=zone,

@@ -173,9 +173,7 @@ class PayPalProvider(RevenueProvider):
         amounts, count = self._net(sales, refunds)
         as_of = datetime.now(UTC)
         complete_until = min([*refreshed, as_of]) if refreshed else as_of - REPORTING_LAG
-        return RevenueResult(
-            source_key=self.key,
-            kind=self.kind,
+        return self.result(
             amounts=amounts,
             count=count,
             as_of=as_of,

@@ -99,7 +99,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -236,12 +236,9 @@ class ShopifyProvider(RevenueProvider):
                 exc.status = exc.status or response.status
                 raise
             if has_next is not True:
-                return RevenueResult(
-                    source_key=self.key,
-                    kind=self.kind,
+                return self.result(
                     amounts=amounts,
                     count=count,
-                    as_of=datetime.now(UTC),
                     basis=Basis.of_window(ctx, MEASURE),
                 )
             if not isinstance(next_cursor, str) or not next_cursor or next_cursor == cursor:

@@ -72,7 +72,6 @@ Errors:   401 (authentication_error) and 403 (permission) → auth; 429 (type
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -194,12 +193,9 @@ class StripeProvider(RevenueProvider):
                 raise ProviderBadResponse(f"charge {charge_id[:40]}: {exc.message}", platform=self.key) from None
             add_amount(amounts, currency, minor)
             count += 1
-        return RevenueResult(
-            source_key=self.key,
-            kind=self.kind,
+        return self.result(
             amounts=amounts,
             count=count,
-            as_of=datetime.now(UTC),
             basis=Basis.of_window(ctx, MEASURE),
         )
 

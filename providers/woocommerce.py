@@ -244,12 +244,9 @@ class WooCommerceProvider(RevenueProvider):
             first = False
             pending = tally.exponents - walked
             dp = min(pending) if pending else None
-        return RevenueResult(
-            source_key=self.key,
-            kind=self.kind,
+        return self.result(
             amounts=tally.amounts,
             count=tally.count,
-            as_of=datetime.now(UTC),
             basis=Basis.of_window(ctx, MEASURE),
         )
 
