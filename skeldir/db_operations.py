@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import migrations
 
-TENANT_POLICY_EXPRESSION = "tenant_id = NULLIF(current_setting('app.current_tenant_id', true), '')::uuid"
+CURRENT_TENANT = "NULLIF(current_setting('app.current_tenant_id', true), '')::uuid"
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -23,15 +23,16 @@ def runtime_role() -> str:
     return role
 
 
-def tenant_rls(table: str) -> migrations.RunSQL:
+def tenant_rls(table: str, *, column: str = "tenant_id") -> migrations.RunSQL:
     """ENABLE + FORCE row-level security and the one policy for all commands: with no
-    tenant set, nothing is visible and nothing can be written (fail closed)."""
+    tenant set, nothing is visible and nothing can be written (fail closed). `column`
+    holds the row's tenant (`id` for the tenants table itself)."""
+    expression = f"{column} = {CURRENT_TENANT}"
     return migrations.RunSQL(
         sql=[
             f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
             f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
-            f"CREATE POLICY tenant_isolation_policy ON {table} FOR ALL "
-            f"USING ({TENANT_POLICY_EXPRESSION}) WITH CHECK ({TENANT_POLICY_EXPRESSION})",
+            f"CREATE POLICY tenant_isolation_policy ON {table} FOR ALL USING ({expression}) WITH CHECK ({expression})",
         ],
         reverse_sql=[
             f"DROP POLICY tenant_isolation_policy ON {table}",
