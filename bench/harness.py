@@ -43,6 +43,8 @@ def bench_env() -> dict[str, str]:
         "CREDENTIAL_ENCRYPTION_KEYS": json.dumps({"current": "b1", "keys": {"b1": secrets.token_urlsafe(24)}}),
         "DATABASE_URL": f"postgres://skeldir_app@/{DB_NAME}",
         "DATABASE_OWNER_URL": f"postgres://skeldir_owner@/{DB_NAME}",
+        "DATABASE_OPERATOR_URL": f"postgres://skeldir_operator@/{DB_NAME}",
+        "DATABASE_ADMIN_URL": f"postgres://skeldir_admin@/{DB_NAME}",
         "JWT_SIGNING_KID": "bench",
         "JWT_SIGNING_KEY": private_pem,
         "JWT_PUBLIC_KEYS": json.dumps({"bench": public_pem}),

@@ -24,8 +24,7 @@ from django.utils import timezone
 
 from connections.crypto import PGP_OPTIONS, CredentialUndecryptable, UnknownCredentialKey, key_ring
 from connections.models import ConnectionStatus, PlatformConnection
-from skeldir.models import Tenant
-from skeldir.tenancy import tenant_context
+from skeldir.tenancy import tenant_context, tenant_ids_iter
 
 # Transient refresh failures back off 30 s, 60 s, 120 s ... up to an hour, or longer
 # when the platform asked for longer.
@@ -329,7 +328,7 @@ def credential_rotate_key(*, batch_size: int | None = None) -> RotationReport:
     ring = key_ring()
     batch_size = batch_size or settings.CREDENTIAL_ROTATION_BATCH_SIZE
     report = RotationReport()
-    for tenant_id in Tenant.objects.order_by("id").values_list("id", flat=True).iterator():
+    for tenant_id in tenant_ids_iter():
         with tenant_context(tenant_id), connection.cursor() as cursor:
             cursor.execute(
                 "SELECT key_id, count(*) FROM platform_credentials WHERE key_id <> %s GROUP BY key_id",

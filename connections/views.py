@@ -28,9 +28,8 @@ from providers.errors import ProviderAuthError, ProviderDestinationRefused, Prov
 from skeldir.auth import RequireScope
 from skeldir.correlation import tenant_id_var
 from skeldir.http_caching import require_correlation_id
-from skeldir.models import Tenant
 from skeldir.problems import ApiProblem
-from skeldir.tenancy import tenant_context
+from skeldir.tenancy import tenant_context, tenant_exists
 
 NO_STORE = {"Cache-Control": "no-store"}
 # The request field naming where the platform is, for a refused destination.
@@ -54,7 +53,7 @@ class _TenantView(APIView):
 
     def tenant_id(self, request: Request) -> uuid.UUID:
         tenant_id: uuid.UUID = request.user.tenant_id
-        if not Tenant.objects.filter(id=tenant_id).exists():
+        if not tenant_exists(tenant_id):
             raise ApiProblem(404, "tenant_not_found", "The token's tenant does not exist.")
         return tenant_id
 

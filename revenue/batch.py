@@ -31,10 +31,10 @@ from django.conf import settings
 from django.db import connections
 
 from revenue.realtime import RefreshResult, revenue_refresh
-from revenue.selectors import tenant_ids_iter
 from skeldir.cli import first_line
 from skeldir.correlation import correlation_id_var, tenant_id_var
 from skeldir.cpus import usable_cpus
+from skeldir.tenancy import tenant_ids_iter
 
 logger = logging.getLogger(__name__)
 

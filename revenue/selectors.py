@@ -6,15 +6,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Value
-from django.db.models.expressions import RawSQL
-from django.db.models.functions import Mod
 
 from connections.selectors import (
     ConnectionCredential,
@@ -160,26 +156,3 @@ def entry_state(values: tuple[Any, ...] | list[Any]) -> CacheEntryState:
 def cache_entry_get(tenant_id: uuid.UUID) -> CacheEntryState | None:
     with tenant_context(tenant_id):
         return cache_entry_read(tenant_id)
-
-
-def tenant_ids_iter(
-    *, shard: tuple[int, int] | None = None, only: list[uuid.UUID] | None = None
-) -> Iterator[uuid.UUID]:
-    """Tenant ids in a stable order, streamed (memory does not grow with the tenant count).
-    `shard=(k, n)` keeps the ids in shard k of n (k counted from 1, `tenant_shard`),
-    chosen by the database: each of several processes reads only its own share."""
-    rows = Tenant.objects.order_by("id")
-    if only is not None:
-        rows = rows.filter(id__in=only)
-    if shard is not None:
-        rows = rows.alias(shard_index=Mod(_UUID_LOW_32_BITS, Value(shard[1]))).filter(shard_index=shard[0] - 1)
-    yield from rows.values_list("id", flat=True).iterator(chunk_size=2000)
-
-
-# A tenant's shard comes from the last 32 bits of its id (random in a version 4 UUID), which
-# Python and PostgreSQL both compute cheaply; the two must agree (a test holds them together).
-_UUID_LOW_32_BITS = RawSQL("('x' || right(replace(tenants.id::text, '-', ''), 8))::bit(32)::bigint", ())
-
-
-def tenant_shard(tenant_id: uuid.UUID, shards: int) -> int:
-    return (tenant_id.int & 0xFFFF_FFFF) % shards + 1

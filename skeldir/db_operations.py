@@ -1,4 +1,4 @@
-"""Migration operations for what Django has no API for: the runtime role and its grants,
+"""Migration operations for what Django has no API for: the runtime and admin roles and their grants,
 row-level security, and foreign keys that cascade in the database.
 
 Imported by migrations, so keep these signatures stable.
@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import migrations
 
-TENANT_POLICY_EXPRESSION = "tenant_id = NULLIF(current_setting('app.current_tenant_id', true), '')::uuid"
+CURRENT_TENANT = "NULLIF(current_setting('app.current_tenant_id', true), '')::uuid"
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -23,15 +23,16 @@ def runtime_role() -> str:
     return role
 
 
-def tenant_rls(table: str) -> migrations.RunSQL:
+def tenant_rls(table: str, *, column: str = "tenant_id") -> migrations.RunSQL:
     """ENABLE + FORCE row-level security and the one policy for all commands: with no
-    tenant set, nothing is visible and nothing can be written (fail closed)."""
+    tenant set, nothing is visible and nothing can be written (fail closed). `column`
+    holds the row's tenant (`id` for the tenants table itself)."""
+    expression = f"{column} = {CURRENT_TENANT}"
     return migrations.RunSQL(
         sql=[
             f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
             f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
-            f"CREATE POLICY tenant_isolation_policy ON {table} FOR ALL "
-            f"USING ({TENANT_POLICY_EXPRESSION}) WITH CHECK ({TENANT_POLICY_EXPRESSION})",
+            f"CREATE POLICY tenant_isolation_policy ON {table} FOR ALL USING ({expression}) WITH CHECK ({expression})",
         ],
         reverse_sql=[
             f"DROP POLICY tenant_isolation_policy ON {table}",
@@ -150,5 +151,80 @@ def operator_grants(*, select: dict[str, list[str] | None], update: dict[str, li
                 return
             for table in {*select, *update}:
                 cursor.execute(f"REVOKE ALL ON {table} FROM {role}")
+
+    return migrations.RunPython(forwards, backwards)
+
+
+def admin_role() -> str:
+    role = settings.DATABASE_ADMIN_ROLE
+    if not _ROLE_NAME.match(role):
+        raise ValueError(f"DATABASE_ADMIN_ROLE {role!r} must be a lower-case SQL identifier")
+    return role
+
+
+_OWNED_SEQUENCES = """
+SELECT s.relname FROM pg_class s
+JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.deptype IN ('a', 'i')
+JOIN pg_class t ON t.oid = d.refobjid
+WHERE s.relkind = 'S' AND t.relname = ANY(%s)
+"""
+
+
+def admin_accounts_tables(app_labels: list[str]) -> migrations.RunPython:
+    """Hand the tables of `app_labels` (every model, many-to-many tables included, as the
+    migration state has them) to the admin's role: create it if it does not exist (LOGIN,
+    nothing else: no BYPASSRLS, which it does not need, as it reads no tenant table), grant
+    it DML on those tables and their sequences, and take every privilege on them from the
+    runtime role, which its default privileges had granted. Run again (a later migration
+    listing the same apps) for tables those apps add: the runtime role gets DML on every new
+    table by default (tests/security/test_least_privilege.py fails until that is done)."""
+
+    def tables(apps: Any) -> list[str]:
+        return sorted(
+            {
+                model._meta.db_table
+                for label in app_labels
+                for model in apps.get_app_config(label).get_models(include_auto_created=True)
+            }
+        )
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        role, runtime = admin_role(), runtime_role()
+        if role in (runtime, operator_role()):
+            raise RuntimeError(
+                f"DATABASE_ADMIN_ROLE {role!r} must be a role of its own, neither the runtime role nor the operators'."
+            )
+        names = tables(apps)
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", [role])
+            row = cursor.fetchone()
+            if row is None:
+                # Cluster-wide, like the runtime role: created once, never dropped by a reverse.
+                cursor.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT")
+            elif row[0]:
+                raise RuntimeError(f"The admin role {role!r} must not be a superuser.")
+            cursor.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+            cursor.execute(_OWNED_SEQUENCES, [names])
+            sequences = [name for (name,) in cursor.fetchall()]
+            for table in names:
+                cursor.execute(f"REVOKE ALL ON {table} FROM {runtime}")
+                cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {role}")
+            for sequence in sequences:
+                cursor.execute(f"REVOKE ALL ON SEQUENCE {sequence} FROM {runtime}")
+                cursor.execute(f"GRANT USAGE, SELECT ON SEQUENCE {sequence} TO {role}")
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        role, runtime = admin_role(), runtime_role()
+        names = tables(apps)
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(_OWNED_SEQUENCES, [names])
+            sequences = [name for (name,) in cursor.fetchall()]
+            for table in names:
+                cursor.execute(f"REVOKE ALL ON {table} FROM {role}")
+                cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {runtime}")
+            for sequence in sequences:
+                cursor.execute(f"REVOKE ALL ON SEQUENCE {sequence} FROM {role}")
+                cursor.execute(f"GRANT USAGE, SELECT ON SEQUENCE {sequence} TO {runtime}")
+            cursor.execute(f"REVOKE USAGE ON SCHEMA public FROM {role}")
 
     return migrations.RunPython(forwards, backwards)

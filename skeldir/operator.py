@@ -88,7 +88,7 @@ def operator_user_upsert(*, username: str, password: str) -> Any:
     from django.contrib.auth import get_user_model, password_validation
     from django.contrib.auth.models import Group, Permission
     from django.core.exceptions import ValidationError
-    from django.db import transaction
+    from django.db import router, transaction
 
     username = username.strip()
     if not username:
@@ -101,7 +101,7 @@ def operator_user_upsert(*, username: str, password: str) -> Any:
         password_validation.validate_password(password, user)
     except ValidationError as exc:
         raise OperatorUserInvalid(" ".join(exc.messages)) from None
-    with transaction.atomic():
+    with transaction.atomic(using=router.db_for_write(user_model)):  # the admin's accounts alias
         group, _ = Group.objects.get_or_create(name=OPERATOR_GROUP)
         permissions = [
             Permission.objects.get(content_type__app_label=app, codename=codename)

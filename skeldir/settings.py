@@ -107,7 +107,7 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------
-# Two connections to the same database, as two roles (DESIGN.md §4):
+# Four connections to the same database, as four roles (DESIGN.md §4):
 #   default: the runtime role (DATABASE_URL). Not a superuser, not BYPASSRLS, owns nothing,
 #            so row-level security applies to everything the API and the refresher do.
 #   owner:   the schema owner (DATABASE_OWNER_URL). Used only by `migrate`.
@@ -115,13 +115,24 @@ TEMPLATES = [
 #            nothing, may read the tenant tables (never the encrypted tokens) and update the
 #            few columns the admin actions touch. Used only by the admin site and the
 #            scrape-time gauges of /metrics, and only inside skeldir.operator.operator_access().
-# Both default to the local server's socket, database `skeldir` (see `make db`).
+#   admin:   the admin's accounts (DATABASE_ADMIN_URL): Django's users, groups, permissions,
+#            content types, sessions and admin history, and django-axes' login records
+#            (skeldir.routers.AdminAccountsRouter sends those apps' models there). Not
+#            BYPASSRLS, no tenant table: the login path never holds a role that sees tenants,
+#            and the runtime role may not touch these tables (skeldir/migrations/0003).
+# All default to the local server's socket, database `skeldir` (see `make db`).
 DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://skeldir_app@/skeldir"),
     "owner": env.db("DATABASE_OWNER_URL", default="postgres://skeldir_owner@/skeldir"),
     "operator": env.db("DATABASE_OPERATOR_URL", default="postgres://skeldir_operator@/skeldir"),
+    "admin": env.db("DATABASE_ADMIN_URL", default="postgres://skeldir_admin@/skeldir"),
 }
-_DATABASE_VARIABLES = {"default": "DATABASE_URL", "owner": "DATABASE_OWNER_URL", "operator": "DATABASE_OPERATOR_URL"}
+_DATABASE_VARIABLES = {
+    "default": "DATABASE_URL",
+    "owner": "DATABASE_OWNER_URL",
+    "operator": "DATABASE_OPERATOR_URL",
+    "admin": "DATABASE_ADMIN_URL",
+}
 for _alias, _db in DATABASES.items():
     if _db["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured(
@@ -139,7 +150,8 @@ for _alias, _db in DATABASES.items():
 DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", True)
 DATABASES["owner"]["CONN_MAX_AGE"] = 0
 DATABASES["operator"]["CONN_MAX_AGE"] = 0  # admin pages and scrapes are rare: no idle connections per thread
-DATABASE_ROUTERS = ["skeldir.routers.MigrationsAsOwnerRouter"]
+DATABASES["admin"]["CONN_MAX_AGE"] = 0  # likewise
+DATABASE_ROUTERS = ["skeldir.routers.AdminAccountsRouter", "skeldir.routers.MigrationsAsOwnerRouter"]
 # The role row-level security is enforced on; migrations create it if missing and grant it DML.
 DATABASE_RUNTIME_ROLE = env.str("DATABASE_RUNTIME_ROLE", default=DATABASES["default"].get("USER") or "skeldir_app")
 # The role migrations grant the operators' reads and updates to (created by `make db`, as
@@ -147,6 +159,9 @@ DATABASE_RUNTIME_ROLE = env.str("DATABASE_RUNTIME_ROLE", default=DATABASES["defa
 DATABASE_OPERATOR_ROLE = env.str(
     "DATABASE_OPERATOR_ROLE", default=DATABASES["operator"].get("USER") or "skeldir_operator"
 )
+# The role migrations create (if missing) and grant the admin's account tables to; the
+# runtime role loses every privilege on them.
+DATABASE_ADMIN_ROLE = env.str("DATABASE_ADMIN_ROLE", default=DATABASES["admin"].get("USER") or "skeldir_admin")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

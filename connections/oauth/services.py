@@ -87,8 +87,7 @@ from connections.services import CredentialInvalid, connection_upsert, credentia
 from providers.base import CredentialCheckContext
 from providers.errors import ProviderAuthError, ProviderError
 from providers.registry import provider_get
-from skeldir.models import Tenant
-from skeldir.tenancy import tenant_context
+from skeldir.tenancy import tenant_context, tenant_exists
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +172,7 @@ def oauth_start(
             )
     else:
         shop = None
-    if not Tenant.objects.filter(id=tenant_id).exists():
+    if not tenant_exists(tenant_id):
         raise OAuthProblem(404, "tenant_not_found", "The token's tenant does not exist.")
     oauth_pending_expire(tenant_ids=[tenant_id], now=now, correlation_id=correlation_id)
     state = state_new(tenant_id)

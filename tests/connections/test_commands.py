@@ -10,8 +10,7 @@ from django.core.management import CommandError, call_command
 
 from connections.models import PlatformConnection, PlatformCredential
 from connections.selectors import credential_get
-from skeldir.models import Tenant
-from skeldir.tenancy import tenant_context
+from skeldir.tenancy import tenant_context, tenant_get, tenant_ids_iter
 from tests.factories import make_tenant
 
 TOKEN = "sk_test_COMMAND_token_0123456789"
@@ -33,7 +32,7 @@ def _counts(tenant_id) -> tuple[int, int]:
 @pytest.mark.django_db
 def test_create_tenant_prints_its_id_last():
     out, _ = run("create_tenant", "--name", "Acme", "--currency", "jpy", "--timezone", "Asia/Tokyo")
-    tenant = Tenant.objects.get(id=uuid.UUID(out.strip().splitlines()[-1]))
+    tenant = tenant_get(uuid.UUID(out.strip().splitlines()[-1]))
     assert (tenant.name, tenant.reporting_currency, tenant.timezone) == ("Acme", "JPY", "Asia/Tokyo")
 
 
@@ -50,7 +49,7 @@ def test_create_tenant_refuses_bad_input_with_exit_code_2(args, message):
     with pytest.raises(CommandError, match=message) as info:
         run("create_tenant", *args)
     assert info.value.returncode == 2
-    assert Tenant.objects.count() == 0
+    assert list(tenant_ids_iter()) == []
 
 
 @pytest.mark.django_db

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from revenue.batch import RefreshSummary, refresh_processes, revenue_refresh_due, shard_split
 from revenue.realtime import revenue_refresh
-from revenue.selectors import cache_entry_get, tenant_ids_iter, tenant_shard
+from revenue.selectors import cache_entry_get
 from skeldir.cpus import usable_cpus
-from skeldir.models import Tenant
+from skeldir.tenancy import tenant_ids_iter, tenant_shard
 from tests.factories import make_connection, make_tenant
 from tests.stubs import Behaviour, held_advisory_locks, stripe_list
 
@@ -160,7 +160,7 @@ def test_the_processes_counters_add_up():
 def test_the_database_chooses_the_same_shards_as_tenant_shard():
     edges = ("00000000-0000-4000-8000-0000ffffffff", "00000000-0000-4000-8000-000080000000")
     tenants = [make_tenant() for _ in range(40)] + [
-        Tenant.objects.create(id=uuid.UUID(edge), name=f"edge-{n}") for n, edge in enumerate(edges)
+        make_tenant(f"edge-{n}", tenant_id=uuid.UUID(edge)) for n, edge in enumerate(edges)
     ]
     ids = {tenant.id for tenant in tenants}
     for shards in (1, 2, 3, 7):

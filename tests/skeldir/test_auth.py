@@ -47,7 +47,7 @@ from skeldir.auth import (
     www_authenticate,
 )
 from skeldir.checks import check_jwt_settings
-from skeldir.models import Tenant
+from skeldir.tenancy import tenant_create
 from skeldir.tokens import token_issue
 
 KID = "test-1"
@@ -639,7 +639,7 @@ def signing(keyring, rsa_key):
 @pytest.fixture
 def minting(signing, db):
     """`issue_token` mints only for a tenant that exists."""
-    Tenant.objects.create(id=TENANT, name="minting")
+    tenant_create(name="minting", tenant_id=TENANT)
     return signing
 
 
@@ -755,7 +755,7 @@ def test_dev_env_keys_survive_bash_and_production_settings(tmp_path, settings, c
     """`make run` sources .dev/env with bash; issue_token under the production settings must
     mint a token that the generated key ring verifies (for a tenant that exists: the test
     database's, committed)."""
-    Tenant.objects.create(id=TENANT, name="dev-env")
+    tenant_create(name="dev-env", tenant_id=TENANT)
     env_file, ring_file = tmp_path / "env", tmp_path / "ring.json"
     subprocess.run([sys.executable, "scripts/dev_env.py", str(env_file)], cwd=ROOT, check=True)
     database = settings.DATABASES["default"]

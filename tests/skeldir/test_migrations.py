@@ -29,6 +29,7 @@ def test_migrations_apply_reverse_and_apply_again():
         "DATABASE_URL": f"postgres://skeldir_app@/{name}",
         "DATABASE_OWNER_URL": f"postgres://skeldir_owner@/{name}",
         "DATABASE_OPERATOR_URL": f"postgres://skeldir_operator@/{name}",
+        "DATABASE_ADMIN_URL": f"postgres://skeldir_admin@/{name}",
     }
 
     def migrate(*target: str) -> None:
