@@ -87,7 +87,7 @@ from connections.services import CredentialInvalid, connection_upsert, credentia
 from providers.base import CredentialCheckContext
 from providers.errors import ProviderAuthError, ProviderError
 from providers.registry import provider_get
-from skeldir.tenancy import tenant_context, tenant_exists
+from skeldir.tenancy import tenant_context, tenant_exists, tenant_ids_iter
 
 logger = logging.getLogger(__name__)
 
@@ -669,7 +669,7 @@ def oauth_pending_expire(
     now = now or timezone.now()
     correlation_id = correlation_id or str(uuid.uuid4())
     if tenant_ids is None:
-        tenant_ids = Tenant.objects.order_by("id").values_list("id", flat=True).iterator()
+        tenant_ids = tenant_ids_iter()  # row-level security hides other tenants: the narrow listing
     expired = 0
     for tenant_id in tenant_ids:
         while True:
