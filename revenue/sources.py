@@ -11,7 +11,11 @@ is `reconnect_required`: a standing state the merchant acts on, reported with th
 last good figures, never a refresh failure that cools the tenant down. A revoked
 credential is not used again until it changes (`credential_upsert`: a reconnect or new
 keys); a refused permission is asked again after REVENUE_FORBIDDEN_RECHECK_SECONDS, or at
-once when the credential changes. Rate limits and upstream errors keep their cooldowns.
+once when the credential changes. One exception: a 401 for the access token of a credential
+that can be refreshed (Google, PayPal) and was not refreshed in this pass is an `auth`
+failure of this refresh, with the token's refresh made due: the next refresh refreshes it
+first, and revokes the credential if the platform refuses the refresh or the new token.
+Rate limits and upstream errors keep their cooldowns.
 """
 
 from __future__ import annotations
@@ -159,7 +163,7 @@ def sources_fetch(
         outcome = _fetch_outcome(future, conn, provider, finished=future in done)
         durations.setdefault(str(conn.id), time.monotonic() - started)  # still running at the deadline
         if outcome.refusal:  # after every call has ended: no platform waits for this write
-            outcome = _refused(tenant_id, conn, credential, access, outcome, correlation_id, now)
+            outcome = _refused(tenant_id, conn, provider, credential, access, outcome, correlation_id, now)
         outcomes[str(conn.id)] = outcome
     for conn in connections_only:
         outcome = outcomes[str(conn.id)]
@@ -223,23 +227,30 @@ def _backing_off(earlier: SourceState, credential: CredentialTokens | SourceOutc
 def _refused(
     tenant_id: uuid.UUID,
     conn: PlatformConnection,
+    provider: RevenueProvider,
     credential: CredentialTokens,
     access_token: str,
     outcome: SourceOutcome,
     correlation_id: str,
     now: datetime,
 ) -> SourceOutcome:
-    """The platform refused the call: mark the credential (revoked, or degraded for a
-    refused permission) and report the source as `reconnect_required`."""
-    permission = outcome.refusal == "permission"
+    """The platform refused the call: mark the credential (`credential_mark_refused`) and
+    report the source as `reconnect_required`. Except a 401 for the access token of a
+    credential that can be refreshed and was not refreshed in this pass: the token may
+    only have ended early, so its refresh is made due and this refresh counts the source
+    as an `auth` failure; the next one refreshes the token first and decides."""
+    refusal = outcome.refusal or "credential"
+    refreshed_now = access_token != credential.access_token
+    if refusal == "credential" and provider.supports_token_refresh and credential.refresh_token and not refreshed_now:
+        refusal = "token"
     try:
         with tenant_context(tenant_id):
             marked = credential_mark_refused(
-                credential_id=credential.credential_id, access_token=access_token, permission=permission, now=now
+                credential_id=credential.credential_id, access_token=access_token, refusal=refusal, now=now
             )
     except DatabaseError:
         # Not chained or logged with its text: the statement's parameters hold the token.
-        # The source still says reconnect; the next refresh tries the mark again.
+        # The source still says what it says; the next refresh tries the mark again.
         marked = False
         logger.warning(
             "credential_mark_failed",
@@ -250,9 +261,11 @@ def _refused(
         correlation_id=correlation_id,
         platform=conn.platform,
         account=conn.platform_account_id,
-        outcome="degraded" if permission else "revoked",
+        outcome={"credential": "revoked", "permission": "degraded", "token": "refresh_due"}[refusal],
         marked=marked,
     )
+    if refusal == "token":
+        return dataclasses.replace(outcome, refusal=None)  # an auth failure of this refresh
     return dataclasses.replace(outcome, status=STATUS_RECONNECT)
 
 

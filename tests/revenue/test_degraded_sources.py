@@ -150,6 +150,52 @@ def test_a_403_degrades_the_credential_and_is_asked_again_after_the_recheck_or_a
 
 
 @pytest.mark.django_db
+def test_a_401_for_a_refreshable_token_refreshes_it_first_and_revokes_only_a_refused_new_one(
+    platforms, frozen_clock, settings
+):
+    """Google's access token may end before its stated expiry: a 401 for it is not yet a
+    verdict on the credential. The next refresh refreshes the token first; a 401 for that
+    new token revokes it."""
+    settings.REVENUE_ERROR_COOLDOWN_SECONDS = 10
+    tenant = make_tenant()
+    make_connection(
+        tenant,
+        "google_ads",
+        "111-222-3333",
+        access_token="ya29.ended_early",
+        refresh_token="1//rt-still-good",
+        expires_at=frozen_clock() + timedelta(hours=1),
+    )
+    unauthenticated = Behaviour(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+    platforms.google_customer("1112223333")
+    platforms.google.set("ya29.ended_early", unauthenticated)
+    platforms.google.set("ya29.refreshed", unauthenticated)
+    platforms.google_token.set(
+        "1//rt-still-good",
+        Behaviour(
+            body={"access_token": "ya29.refreshed", "expires_in": 3599, "scope": "adwords", "token_type": "Bearer"}
+        ),
+    )
+
+    first = revenue_refresh(tenant.id, correlation_id=CID)
+    assert first.outcome == "failed"  # an auth failure of this refresh (the cooldown, or the stale answer)
+    row = _credential(tenant)
+    assert (row.lifecycle_status, row.last_failure_class, row.next_refresh_due_at) == (
+        "active",
+        "auth_token_refused",
+        frozen_clock(),
+    )
+    assert platforms.google_token.total == 0
+
+    frozen_clock.advance(11)
+    second = revenue_refresh(tenant.id, correlation_id=CID)
+    assert platforms.google_token.total == 1 and platforms.google.calls == {"ya29.ended_early": 1, "ya29.refreshed": 1}
+    (source,) = Snapshot.from_payload(second.entry.payload).sources
+    assert source.status == "reconnect_required" and second.entry.error_cooldown_until is None
+    assert _credential(tenant).lifecycle_status == "revoked"
+
+
+@pytest.mark.django_db
 def test_a_refusal_racing_a_reconnect_leaves_the_new_credential_alone():
     """The refresh read key A and was refused; meanwhile the merchant gave key B: the mark
     applies only to the token that was refused."""
@@ -158,10 +204,10 @@ def test_a_refusal_racing_a_reconnect_leaves_the_new_credential_alone():
     with tenant_context(tenant.id):
         credential_upsert(connection_row=conn, access_token="sk_new_key_meanwhile")
         credential_id = PlatformCredential.objects.get().id
-        assert not credential_mark_refused(credential_id=credential_id, access_token="sk_old_key", permission=False)
+        assert not credential_mark_refused(credential_id=credential_id, access_token="sk_old_key", refusal="credential")
         assert PlatformCredential.objects.get().lifecycle_status == "active"
         assert credential_mark_refused(
-            credential_id=credential_id, access_token="sk_new_key_meanwhile", permission=False
+            credential_id=credential_id, access_token="sk_new_key_meanwhile", refusal="credential"
         )
         assert PlatformCredential.objects.get().lifecycle_status == "revoked"
 
