@@ -88,7 +88,9 @@ class CredentialStateSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(allow_null=True, help_text="Null: the token does not expire")
     scope = serializers.CharField(allow_null=True)
     last_refresh_at = serializers.DateTimeField(allow_null=True)
-    last_failure_class = serializers.CharField(allow_null=True, help_text="e.g. network, auth_revoked, disconnected")
+    last_failure_class = serializers.CharField(
+        allow_null=True, help_text="e.g. network, auth_revoked, auth_refused, auth_forbidden, disconnected"
+    )
     last_failure_at = serializers.DateTimeField(allow_null=True)
     revoked_at = serializers.DateTimeField(allow_null=True)
 
@@ -102,6 +104,13 @@ class ConnectionSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     credential = CredentialStateSerializer(allow_null=True, help_text="Never a token: only its lifecycle")
+    reconnect_required = serializers.BooleanField(
+        help_text=(
+            "The merchant must act before this account's revenue is read again: no credential, or one the "
+            "platform refused (revoked; or degraded by a refused permission, `auth_forbidden`). Reconnect the "
+            "account (OAuth) or send new keys; the revenue snapshot reports the source as `reconnect_required`"
+        )
+    )
 
 
 class ConnectionListSerializer(serializers.Serializer):

@@ -4,9 +4,11 @@ Everything except `credential_rotate_key` runs inside the caller's `tenant_conte
 the plaintext tokens and the key go to PostgreSQL as bind parameters and come back
 only through `selectors.credential_get`.
 
-Lifecycle: active → degraded on a transient refresh failure (retried with backoff);
-active/degraded → revoked on a terminal one; back to active on a successful refresh or
-a new upsert (reconnect).
+Lifecycle: active → degraded on a transient refresh failure (retried with backoff) or
+when a platform refuses a permission during a fetch (asked again later);
+active/degraded → revoked on a terminal one, or when a platform refuses the credential
+during a fetch (`credential_mark_refused`); back to active on a successful refresh or a
+new upsert (reconnect, new keys: nothing else brings a revoked credential back).
 """
 
 from __future__ import annotations
@@ -24,12 +26,23 @@ from django.utils import timezone
 
 from connections.crypto import PGP_OPTIONS, CredentialUndecryptable, UnknownCredentialKey, key_ring
 from connections.models import ConnectionStatus, PlatformConnection
+from connections.selectors import key_ring_arrays
 from skeldir.tenancy import tenant_context, tenant_ids_iter
 
 # Transient refresh failures back off 30 s, 60 s, 120 s ... up to an hour, or longer
 # when the platform asked for longer.
 REFRESH_BACKOFF_BASE_SECONDS = 30
 REFRESH_BACKOFF_MAX_SECONDS = 3600
+# Failure classes of a credential a platform refused during a revenue fetch.
+REFUSED = "auth_refused"  # 401: revoked
+FORBIDDEN = "auth_forbidden"  # 403, a permission: degraded, asked again later
+TOKEN_REFUSED = "auth_token_refused"  # 401 for a refreshable access token: refresh it first
+# refusal -> (the lifecycle it leads to, None: unchanged; the failure class)
+REFUSALS = {
+    "credential": ("revoked", REFUSED),
+    "permission": ("degraded", FORBIDDEN),
+    "token": (None, TOKEN_REFUSED),
+}
 
 logger = logging.getLogger(__name__)
 
@@ -247,6 +260,59 @@ def credential_mark_revoked(*, credential_id: uuid.UUID, failure_class: str, now
             """,
             {"id": credential_id, "class": failure_class, "now": now},
         )
+
+
+def credential_mark_refused(
+    *, credential_id: uuid.UUID, access_token: str, refusal: str, now: datetime | None = None
+) -> bool:
+    """The platform refused this credential when revenue was fetched with it. `refusal`:
+
+    - "credential" (HTTP 401, a rolled or revoked key, a dead grant): revoked — only a new
+      credential (reconnect, new keys) helps, and until then no refresh calls the platform;
+    - "permission" (HTTP 403: the credential authenticates but lacks a permission the fetch
+      needs, which the merchant may grant at the platform without giving us a new key):
+      degraded, and the refresh asks again after a while (REVENUE_FORBIDDEN_RECHECK_SECONDS)
+      or as soon as the credential changes;
+    - "token" (a 401 for the access token of a credential that can be refreshed, not
+      refreshed in this pass: it may only have ended early): its refresh is due now, and the
+      next refresh decides — a refused refresh revokes it, and so does a 401 for the new
+      token.
+
+    Marked only while the row still holds `access_token`, the token that was refused: a
+    credential replaced while the fetch ran (a reconnect racing the refresh) is left alone.
+    The comparison decrypts the stored token with its own key inside the statement (the
+    ring's keys as bind parameters, as the refresh's read does). Returns whether it was
+    marked."""
+    if refusal not in REFUSALS:
+        raise ValueError(f"unknown refusal {refusal!r}")
+    now = now or timezone.now()
+    key_ids, secrets = key_ring_arrays()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE platform_credentials AS k SET
+                lifecycle_status = COALESCE(%(status)s, k.lifecycle_status),
+                revoked_at = CASE WHEN %(status)s = 'revoked' THEN %(now)s END,
+                next_refresh_due_at = CASE WHEN %(status)s = 'revoked' THEN NULL
+                    WHEN %(refusal)s = 'token' THEN %(now)s ELSE k.next_refresh_due_at END,
+                refresh_failure_count = k.refresh_failure_count + 1, last_failure_class = %(class)s,
+                last_failure_at = %(now)s, updated_at = %(now)s
+            FROM unnest(%(key_ids)s::text[], %(secrets)s::text[]) AS r(id, secret)
+            WHERE k.id = %(id)s AND r.id = k.key_id AND k.lifecycle_status <> 'revoked'
+              AND pgp_sym_decrypt(k.encrypted_access_token, r.secret) = %(access)s
+            """,
+            {
+                "id": credential_id,
+                "status": REFUSALS[refusal][0],
+                "refusal": refusal,
+                "class": REFUSALS[refusal][1],
+                "now": now,
+                "key_ids": key_ids,
+                "secrets": secrets,
+                "access": access_token,
+            },
+        )
+        return cursor.rowcount > 0
 
 
 def connections_set_status(

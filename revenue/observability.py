@@ -111,3 +111,23 @@ def credential_observed(
             "error_kind": kind,
         },
     )
+
+
+def credential_refused_observed(
+    *, tenant_id: uuid.UUID, correlation_id: str, platform: str, account: str, outcome: str, marked: bool
+) -> None:
+    """A platform refused a credential during a fetch: `outcome` is what the credential
+    became (revoked, or degraded for a refused permission); `marked` is false when the
+    credential had changed meanwhile and was left alone."""
+    logger.warning(
+        "credential_refused",
+        extra={
+            "event": "credential_refused",
+            "tenant_id": str(tenant_id),
+            "correlation_id": correlation_id,
+            "platform": platform,
+            "account": account,
+            "outcome": outcome,
+            "marked": marked,
+        },
+    )

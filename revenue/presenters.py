@@ -48,7 +48,9 @@ def _source(source: SourceState) -> dict[str, Any]:
     }
 
 
-def realtime_v1(snapshot: Snapshot) -> dict[str, Any]:
+def realtime_v1(snapshot: Snapshot, *, stale: bool = False) -> dict[str, Any]:
+    """`stale`: the snapshot is served past its expiry because refreshes fail (each
+    source's `status`, `stale` and `as_of` say which and since when)."""
     currency = snapshot.currency
     return {
         "tenant_id": str(snapshot.tenant_id),
@@ -70,10 +72,13 @@ def realtime_v1(snapshot: Snapshot) -> dict[str, Any]:
         "sales_by_currency": _amounts(snapshot.sales_by_currency),
         "breakdown": [_source(source) for source in snapshot.sources],
         "stale_sources": sorted({source.platform for source in snapshot.stale_sources}),
+        "stale": stale,
     }
 
 
-def realtime_legacy(snapshot: Snapshot, now: datetime) -> dict[str, Any]:
+def realtime_legacy(snapshot: Snapshot, now: datetime, *, stale: bool = False) -> dict[str, Any]:
+    """The replaced system's shape. `total_revenue` is in the tenant's reporting currency
+    (`currency`, added: the old contract assumed USD), sales only, major units."""
     return {
         "total_revenue": major(snapshot.revenue_total, snapshot.currency),
         "event_count": snapshot.event_count,
@@ -83,6 +88,9 @@ def realtime_legacy(snapshot: Snapshot, now: datetime) -> dict[str, Any]:
         "tenant_id": str(snapshot.tenant_id),
         "confidence_score": None,
         "upgrade_notice": UPGRADE_NOTICE,
+        # Additive fields.
+        "currency": snapshot.currency,
+        "stale": stale,
     }
 
 

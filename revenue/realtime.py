@@ -2,12 +2,18 @@
 
 Read path for one tenant (DESIGN.md §7):
 1. fresh entry → serve it (no lock, no platform call);
-2. cooling down → unavailable with the seconds left (or the last good snapshot within
-   the optional stale-if-error window);
+2. cooling down → the last good snapshot, marked stale, within the stale-if-error window
+   (REVENUE_STALE_IF_ERROR_SECONDS past its expiry), else unavailable with the seconds
+   left;
 3. missing or expired → try the tenant's advisory lock without waiting. The leader
    re-reads the entry, fetches every source, writes the snapshot (or the cooldown) and
-   only then releases the lock; followers block on the lock until that release, then
-   read the entry once.
+   only then releases the lock; followers block on the lock until that release (up to
+   REVENUE_SINGLEFLIGHT_WAIT_SECONDS, which covers the leader's deadline), then read the
+   entry once. A follower that still finds nothing fresh gets what step 2 gives, or the
+   last good snapshot marked stale, or unavailable.
+
+A source whose credential the platform refused is `reconnect_required` (revenue.sources):
+not a failure, so a tenant whose only source is refused answers 200 with that state.
 """
 
 from __future__ import annotations
@@ -111,25 +117,45 @@ def revenue_get(tenant_id: uuid.UUID, *, correlation_id: str) -> RevenueRead:
     if result.outcome != "locked":
         return _served(tenant_id, result.entry, clock.now(), "leader")
 
-    # Follower: woken by the leader's release, not by polling.
-    if not lock_wait_released(tenant_lock_key(tenant_id), settings.REVENUE_SINGLEFLIGHT_WAIT_SECONDS):
-        raise RevenueUnavailable("refresh_timeout", 1)
-    return _served(tenant_id, cache_entry_get(tenant_id), clock.now(), "follower")
+    # Follower: woken by the leader's release, not by polling; no transaction is open
+    # while it waits (revenue.locks).
+    released = lock_wait_released(tenant_lock_key(tenant_id), settings.REVENUE_SINGLEFLIGHT_WAIT_SECONDS)
+    return _served(
+        tenant_id,
+        cache_entry_get(tenant_id),
+        clock.now(),
+        "follower",
+        "refresh_incomplete" if released else "refresh_timeout",
+    )
 
 
-def _served(tenant_id: uuid.UUID, entry: CacheEntryState | None, now: datetime, outcome: str) -> RevenueRead:
+def _served(
+    tenant_id: uuid.UUID,
+    entry: CacheEntryState | None,
+    now: datetime,
+    outcome: str,
+    otherwise: str = "refresh_incomplete",
+) -> RevenueRead:
+    """The entry a leader or follower ends with: fresh, or cooling (step 2), or the last
+    good snapshot marked stale, or unavailable for the reason `otherwise`."""
     if entry is not None and entry.is_fresh(now):
         _remember(tenant_id, entry)
         return RevenueRead(entry, outcome)
     if entry is not None and entry.is_cooling(now):
         return _cooling(entry, now)
-    raise RevenueUnavailable("refresh_incomplete", 1)
+    return _stale_or(entry, now, RevenueUnavailable(otherwise, 1))
 
 
 def _cooling(entry: CacheEntryState, now: datetime) -> RevenueRead:
-    if entry.stale_servable(now):
+    return _stale_or(entry, now, RevenueUnavailable("error_cooldown", entry.seconds_of_cooldown(now)))
+
+
+def _stale_or(entry: CacheEntryState | None, now: datetime, unavailable: RevenueUnavailable) -> RevenueRead:
+    """The last good snapshot, marked stale, while within the stale-if-error window;
+    otherwise raise `unavailable`."""
+    if entry is not None and entry.stale_servable(now):
         return RevenueRead(entry, "stale")
-    raise RevenueUnavailable("error_cooldown", entry.seconds_of_cooldown(now))
+    raise unavailable
 
 
 def revenue_refresh(
@@ -218,8 +244,20 @@ def _refresh_locked(
     # reached disk, the next refresh rebuilds it, so the commit does not wait for the flush.
     if failures and not succeeded:
         cooldown = max([settings.REVENUE_ERROR_COOLDOWN_SECONDS] + [o.retry_after or 0 for o in failures])
+        # The last good figures stay, now under each source's new state (what a stale
+        # answer shows), with the last good refresh's window and as-of.
+        states = (
+            dataclasses.replace(previous, sources=_snapshot(tenant, window, outcomes, previous, finished).sources)
+            if previous
+            else None
+        )
         stored = cache_entry_store_failure(
-            tenant_id=tenant_id, now=finished, cooldown_seconds=cooldown, error_message=summary, durable=False
+            tenant_id=tenant_id,
+            now=finished,
+            cooldown_seconds=cooldown,
+            error_message=summary,
+            snapshot=states,
+            durable=False,
         )
         outcome = "failed"
     else:

@@ -57,7 +57,8 @@ class CacheEntryState:
         return max(1, int(remaining + 0.999))
 
     def stale_servable(self, now: datetime) -> bool:
-        """Within the stale-if-error window after expiry (off by default)."""
+        """A payload within the stale-if-error window after its expiry
+        (REVENUE_STALE_IF_ERROR_SECONDS; 0 turns it off)."""
         window = settings.REVENUE_STALE_IF_ERROR_SECONDS
         return window > 0 and self.payload is not None and (now - self.expires_at).total_seconds() <= window
 

@@ -48,15 +48,32 @@ def cache_entry_store_snapshot(
 
 
 def cache_entry_store_failure(
-    *, tenant_id: uuid.UUID, now: datetime, cooldown_seconds: int, error_message: str, durable: bool = True
+    *,
+    tenant_id: uuid.UUID,
+    now: datetime,
+    cooldown_seconds: int,
+    error_message: str,
+    snapshot: Snapshot | None = None,
+    durable: bool = True,
 ) -> CacheEntryState:
-    """A refresh where nothing succeeded: the last good payload and its `data_as_of`
-    stay as they were; the entry cools down. Returns the entry as stored (its
-    `error_cooldown_until` is the end of the cooldown)."""
+    """A refresh where nothing succeeded: the entry cools down; its `data_as_of` and
+    `expires_at` stay those of the last good refresh. With `snapshot` (the last good
+    figures under each source's new state: what a stale answer shows) an existing payload
+    is replaced by it; without one, or with no payload yet, the payload stays as it was.
+    Returns the entry as stored (its `error_cooldown_until` is the end of the cooldown)."""
     until = now + timedelta(seconds=max(1, cooldown_seconds))
+    payload = snapshot.to_payload() if snapshot is not None else None
     return _stored(
-        "SELECT * FROM revenue_entry_store_failure(%s, %s, %s, %s, %s, %s)",
-        [tenant_id, REALTIME_CACHE_KEY, now, until, _truncate(error_message)],
+        "SELECT * FROM revenue_entry_store_failure(%s, %s, %s, %s, %s, %s, %s, %s)",
+        [
+            tenant_id,
+            REALTIME_CACHE_KEY,
+            now,
+            until,
+            _truncate(error_message),
+            Jsonb(payload) if payload is not None else None,
+            payload_etag(payload) if payload is not None else None,
+        ],
         durable=durable,
     )
 

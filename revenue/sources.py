@@ -4,6 +4,18 @@ under a per-credential lock), then every adapter concurrently under a per-tenant
 No database transaction is open while a platform is called: credentials are read and
 written in short tenant-scoped transactions before and after the network calls, and
 adapter threads never touch the database.
+
+A platform that refuses the credential itself (401, `ProviderAuthError`) makes it
+`revoked`; one that refuses a permission (403) makes it `degraded`. Either way the source
+is `reconnect_required`: a standing state the merchant acts on, reported with the source's
+last good figures, never a refresh failure that cools the tenant down. A revoked
+credential is not used again until it changes (`credential_upsert`: a reconnect or new
+keys); a refused permission is asked again after REVENUE_FORBIDDEN_RECHECK_SECONDS, or at
+once when the credential changes. One exception: a 401 for the access token of a credential
+that can be refreshed (Google, PayPal) and was not refreshed in this pass is an `auth`
+failure of this refresh, with the token's refresh made due: the next refresh refreshes it
+first, and revokes the credential if the platform refuses the refresh or the new token.
+Rate limits and upstream errors keep their cooldowns.
 """
 
 from __future__ import annotations
@@ -19,6 +31,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import DatabaseError
 
 from connections.crypto import CredentialKeyError
 from connections.models import LifecycleStatus, PlatformConnection
@@ -28,13 +41,14 @@ from connections.services import (
     credential_fields_check,
     credential_mark_refresh_failed,
     credential_mark_refreshed,
+    credential_mark_refused,
     credential_mark_revoked,
 )
 from providers.base import ProviderContext, RevenueProvider, RevenueResult, TokenRefreshContext
-from providers.errors import ProviderBadResponse, ProviderError, ProviderTokenRevoked
+from providers.errors import ProviderAuthError, ProviderBadResponse, ProviderError, ProviderTokenRevoked
 from providers.registry import UnknownProvider, provider_get
 from revenue.locks import advisory_key, lock_release, lock_try, lock_wait_released
-from revenue.observability import credential_observed, source_observed
+from revenue.observability import credential_observed, credential_refused_observed, source_observed
 from revenue.snapshot import STATUS_CREDENTIAL, STATUS_OK, STATUS_RECONNECT, SourceState
 from skeldir.tenancy import tenant_context
 
@@ -56,6 +70,8 @@ class SourceOutcome:
     error: str | None = None
     retry_after: int | None = None
     carried: SourceState | None = None  # not attempted (platform back-off): keep this state
+    # The platform refused the call: "credential" (401: revoke) or "permission" (403).
+    refusal: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -92,7 +108,7 @@ def sources_fetch(
     read along with it)."""
     deadline = time.monotonic() + settings.REVENUE_TENANT_DEADLINE_SECONDS
     outcomes: dict[str, SourceOutcome] = {}
-    calls: list[tuple[PlatformConnection, RevenueProvider, str]] = []
+    calls: list[tuple[PlatformConnection, RevenueProvider, CredentialTokens, str]] = []
     tokens = {str(conn.id): _usable_credential(conn, stored) for conn, stored in connections}
     connections_only = [conn for conn, _ in connections]
     for conn in connections_only:
@@ -103,10 +119,15 @@ def sources_fetch(
             outcomes[key] = _outcome(conn, "sales", STATUS_UNSUPPORTED, error=str(exc))
             continue
         earlier = previous.get(key)
-        if earlier and earlier.retry_not_before and earlier.retry_not_before > now:
+        credential = tokens.get(key)
+        if (
+            earlier
+            and earlier.retry_not_before
+            and earlier.retry_not_before > now
+            and _backing_off(earlier, credential)
+        ):
             outcomes[key] = _outcome(conn, provider.kind, earlier.status, carried=earlier)
             continue
-        credential = tokens.get(key)
         if isinstance(credential, SourceOutcome):
             outcomes[key] = dataclasses.replace(credential, kind=str(provider.kind))
             continue
@@ -114,7 +135,7 @@ def sources_fetch(
         if isinstance(access, SourceOutcome):
             outcomes[key] = access
             continue
-        calls.append((conn, provider, access))
+        calls.append((conn, provider, credential, access))
 
     durations: dict[str, float] = {}
     started = time.monotonic()
@@ -134,13 +155,16 @@ def sources_fetch(
                 window_end=window[1],
                 correlation_id=correlation_id,
             ),
-        ): (conn, provider)
-        for conn, provider, access in calls
+        ): (conn, provider, credential, access)
+        for conn, provider, credential, access in calls
     }
     done, _ = concurrent.futures.wait(futures, timeout=max(0.0, deadline - time.monotonic()))
-    for future, (conn, provider) in futures.items():
-        outcomes[str(conn.id)] = _fetch_outcome(future, conn, provider, finished=future in done)
+    for future, (conn, provider, credential, access) in futures.items():
+        outcome = _fetch_outcome(future, conn, provider, finished=future in done)
         durations.setdefault(str(conn.id), time.monotonic() - started)  # still running at the deadline
+        if outcome.refusal:  # after every call has ended: no platform waits for this write
+            outcome = _refused(tenant_id, conn, provider, credential, access, outcome, correlation_id, now)
+        outcomes[str(conn.id)] = outcome
     for conn in connections_only:
         outcome = outcomes[str(conn.id)]
         if outcome.carried is None:  # a source left alone (platform back-off) reports nothing new
@@ -179,6 +203,9 @@ def _fetch_outcome(
         return _outcome(conn, kind, "network", error="no answer within the refresh deadline")
     try:
         return _outcome(conn, kind, STATUS_OK, result=future.result())
+    except ProviderAuthError as exc:
+        refusal = "permission" if exc.status == 403 and not isinstance(exc, ProviderTokenRevoked) else "credential"
+        return _outcome(conn, kind, exc.kind, error=str(exc), refusal=refusal)
     except ProviderError as exc:
         return _outcome(conn, kind, exc.kind, error=str(exc), retry_after=exc.retry_after)
     except Exception:  # noqa: BLE001 - an adapter bug must not take the other sources down
@@ -186,6 +213,60 @@ def _fetch_outcome(
             "provider_adapter_crashed", extra={"event": "provider_adapter_crashed", "platform": conn.platform}
         )
         return _outcome(conn, kind, STATUS_INTERNAL, error=f"{conn.platform} adapter failed unexpectedly")
+
+
+def _backing_off(earlier: SourceState, credential: CredentialTokens | SourceOutcome | None) -> bool:
+    """A source the platform asked us to leave alone until `retry_not_before` (checked by
+    the caller) stays alone, except a refused permission whose credential has changed
+    since (no longer degraded: reconnected, new keys, or a token refresh): asked at once."""
+    if earlier.status != STATUS_RECONNECT:
+        return True
+    return isinstance(credential, CredentialTokens) and credential.lifecycle_status == LifecycleStatus.DEGRADED
+
+
+def _refused(
+    tenant_id: uuid.UUID,
+    conn: PlatformConnection,
+    provider: RevenueProvider,
+    credential: CredentialTokens,
+    access_token: str,
+    outcome: SourceOutcome,
+    correlation_id: str,
+    now: datetime,
+) -> SourceOutcome:
+    """The platform refused the call: mark the credential (`credential_mark_refused`) and
+    report the source as `reconnect_required`. Except a 401 for the access token of a
+    credential that can be refreshed and was not refreshed in this pass: the token may
+    only have ended early, so its refresh is made due and this refresh counts the source
+    as an `auth` failure; the next one refreshes the token first and decides."""
+    refusal = outcome.refusal or "credential"
+    refreshed_now = access_token != credential.access_token
+    if refusal == "credential" and provider.supports_token_refresh and credential.refresh_token and not refreshed_now:
+        refusal = "token"
+    try:
+        with tenant_context(tenant_id):
+            marked = credential_mark_refused(
+                credential_id=credential.credential_id, access_token=access_token, refusal=refusal, now=now
+            )
+    except DatabaseError:
+        # Not chained or logged with its text: the statement's parameters hold the token.
+        # The source still says what it says; the next refresh tries the mark again.
+        marked = False
+        logger.warning(
+            "credential_mark_failed",
+            extra={"event": "credential_mark_failed", "tenant_id": str(tenant_id), "platform": conn.platform},
+        )
+    credential_refused_observed(
+        tenant_id=tenant_id,
+        correlation_id=correlation_id,
+        platform=conn.platform,
+        account=conn.platform_account_id,
+        outcome={"credential": "revoked", "permission": "degraded", "token": "refresh_due"}[refusal],
+        marked=marked,
+    )
+    if refusal == "token":
+        return dataclasses.replace(outcome, refusal=None)  # an auth failure of this refresh
+    return dataclasses.replace(outcome, status=STATUS_RECONNECT)
 
 
 def _outcome(conn: PlatformConnection, kind: str, status: str, **fields: object) -> SourceOutcome:
@@ -334,6 +415,10 @@ def _reread(tenant_id: uuid.UUID, conn: PlatformConnection, tokens: CredentialTo
 
 
 def retry_not_before(outcome: SourceOutcome, now: datetime) -> datetime | None:
+    """When the source may be called again: after the platform's rate-limit wait, or after
+    the recheck interval of a refused permission (sooner if the credential changes)."""
     if outcome.status == "rate_limited" and outcome.retry_after:
         return now + timedelta(seconds=outcome.retry_after)
+    if outcome.status == STATUS_RECONNECT and outcome.refusal == "permission":
+        return now + timedelta(seconds=settings.REVENUE_FORBIDDEN_RECHECK_SECONDS)
     return None

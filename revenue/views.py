@@ -38,12 +38,14 @@ class _RealtimeRevenueBase(APIView):
         tenant_id_var.set(str(tenant_id))
         read = _read(request, tenant_id)
         now = clock.now()
-        headers = cache_headers(read.entry, now, stale=read.outcome == "stale")
-        if not_modified(request, read.entry.etag):
+        stale = read.outcome == "stale"
+        headers = cache_headers(read.entry, now, stale=stale)
+        if not_modified(request, headers["ETag"]):
             return HttpResponse(status=304, headers=headers)
-        return HttpResponse(self.body(read.entry, now), content_type="application/json", headers=headers)
+        return HttpResponse(self.body(read.entry, now, stale=stale), content_type="application/json", headers=headers)
 
-    def body(self, entry: CacheEntryState, now: datetime) -> bytes:
+    def body(self, entry: CacheEntryState, now: datetime, *, stale: bool) -> bytes:
+        """`stale`: the last good snapshot, served past its expiry while refreshes fail."""
         raise NotImplementedError
 
 
@@ -58,7 +60,8 @@ def _snapshot(entry: CacheEntryState, now: datetime) -> Snapshot:
     snapshot = _snapshots.get(entry.etag, now.timestamp())
     if snapshot is None:
         snapshot = Snapshot.from_payload(entry.payload)
-        _snapshots.put(entry.etag, snapshot, deadline=entry.expires_at.timestamp())
+        if entry.is_fresh(now):  # a stale one is not served often enough to keep
+            _snapshots.put(entry.etag, snapshot, deadline=entry.expires_at.timestamp())
     return snapshot
 
 
@@ -88,15 +91,17 @@ _UNAVAILABLE = {
 
 @schema.realtime_v1
 class RealtimeRevenueView(_RealtimeRevenueBase):
-    def body(self, entry: CacheEntryState, now: datetime) -> bytes:
+    def body(self, entry: CacheEntryState, now: datetime, *, stale: bool) -> bytes:
+        if stale:
+            return _render(realtime_v1(_snapshot(entry, now), stale=True))
         body = _v1_bodies.get(entry.etag, now.timestamp())
         if body is None:
-            body = _render(realtime_v1(_snapshot(entry, now)))
+            body = _render(realtime_v1(_snapshot(entry, now), stale=False))
             _v1_bodies.put(entry.etag, body, deadline=entry.expires_at.timestamp())
         return body
 
 
 @schema.realtime_legacy
 class LegacyRealtimeRevenueView(_RealtimeRevenueBase):
-    def body(self, entry: CacheEntryState, now: datetime) -> bytes:
-        return _render(realtime_legacy(_snapshot(entry, now), now))  # its freshness counter moves
+    def body(self, entry: CacheEntryState, now: datetime, *, stale: bool) -> bytes:
+        return _render(realtime_legacy(_snapshot(entry, now), now, stale=stale))  # its freshness counter moves

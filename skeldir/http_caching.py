@@ -20,9 +20,20 @@ def require_correlation_id(request: Any) -> None:
 
 def cache_headers(entry: Any, now: datetime, *, stale: bool = False) -> dict[str, str]:
     """Private to the token's tenant, fresh until the entry expires; `Vary` because the
-    same URL answers differently per bearer token."""
+    same URL answers differently per bearer token. A stale answer (the last good snapshot
+    served while refreshes fail) is already expired, `max-age=0`, and has its own validator
+    (`response_etag`): its body says `stale: true`, so it is another representation."""
     max_age = 0 if stale else entry.seconds_to_expiry(now)
-    return {"ETag": entry.etag, "Cache-Control": f"private, max-age={max_age}", "Vary": "Authorization"}
+    return {
+        "ETag": response_etag(entry.etag, stale=stale),
+        "Cache-Control": f"private, max-age={max_age}",
+        "Vary": "Authorization",
+    }
+
+
+def response_etag(etag: str, *, stale: bool) -> str:
+    """The entry's strong ETag, or for a stale answer the same with a `-stale` suffix."""
+    return f'{etag[:-1]}-stale"' if stale else etag
 
 
 def not_modified(request: Any, etag: str | None) -> bool:

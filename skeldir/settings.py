@@ -204,10 +204,19 @@ CREDENTIAL_REFRESH_LEAD_SECONDS = env.int("CREDENTIAL_REFRESH_LEAD_SECONDS", def
 # --- Revenue cache (DESIGN.md §7) -------------------------------------------------------
 REVENUE_CACHE_TTL_SECONDS = env.int("REVENUE_CACHE_TTL_SECONDS", default=30)
 REVENUE_ERROR_COOLDOWN_SECONDS = env.int("REVENUE_ERROR_COOLDOWN_SECONDS", default=10)
-REVENUE_SINGLEFLIGHT_WAIT_SECONDS = env.float("REVENUE_SINGLEFLIGHT_WAIT_SECONDS", default=5.0)
 REVENUE_REFRESH_AHEAD_SECONDS = env.int("REVENUE_REFRESH_AHEAD_SECONDS", default=10)
-REVENUE_STALE_IF_ERROR_SECONDS = env.int("REVENUE_STALE_IF_ERROR_SECONDS", default=0)
+# The last good snapshot is served (marked stale) this long past its expiry while refreshes
+# fail; 0 turns it off.
+REVENUE_STALE_IF_ERROR_SECONDS = env.int("REVENUE_STALE_IF_ERROR_SECONDS", default=900)
 REVENUE_TENANT_DEADLINE_SECONDS = env.float("REVENUE_TENANT_DEADLINE_SECONDS", default=20.0)
+# A request waits this long for another's refresh: the leader's deadline and the time to
+# read and store around it (a system check refuses less than the deadline).
+REVENUE_SINGLEFLIGHT_WAIT_SECONDS = env.float(
+    "REVENUE_SINGLEFLIGHT_WAIT_SECONDS", default=REVENUE_TENANT_DEADLINE_SECONDS + 5.0
+)
+# A platform that refuses a credential's permission (HTTP 403) is asked again after this
+# long, or as soon as the credential changes; a refused credential (401) only then.
+REVENUE_FORBIDDEN_RECHECK_SECONDS = env.int("REVENUE_FORBIDDEN_RECHECK_SECONDS", default=3600)
 # Fresh snapshots remembered per process, so a cache hit needs no database round trip;
 # never served past their expiry (0 turns it off).
 REVENUE_MEMO_SIZE = env.int("REVENUE_MEMO_SIZE", default=5_000)

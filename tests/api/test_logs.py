@@ -1,6 +1,6 @@
 """The log lines of real requests, as production writes them (the console handler's
-filters and JSON formatter): a full refresh cycle and a platform's 401 carry the
-correlation id, the tenant and the platform, and never a token."""
+filters and JSON formatter): a full refresh cycle, a platform's 401 and a platform's 5xx
+carry the correlation id, the tenant and the platform, and never a token."""
 
 from __future__ import annotations
 
@@ -90,7 +90,9 @@ def test_a_full_refresh_cycle_logs_correlation_id_tenant_and_platform(api, mint,
     assert not [line for line in log_lines.lines for token in TOKENS if token in line]
 
 
-def test_a_platforms_401_is_logged_with_correlation_id_tenant_and_platform(api, mint, platforms, log_lines):
+def test_a_platforms_401_is_logged_with_correlation_id_tenant_and_platform_and_asks_for_a_reconnect(
+    api, mint, platforms, log_lines
+):
     tenant = make_tenant("refused")
     make_connection(tenant, "stripe", "acct_refused", access_token=TOKENS[0])
     platforms.stripe.set(TOKENS[0], Behaviour(401, stripe_error(401, "invalid_request_error", "api_key_invalid")))
@@ -98,11 +100,39 @@ def test_a_platforms_401_is_logged_with_correlation_id_tenant_and_platform(api, 
 
     response = api.get(V1, token=mint(tenant.id), correlation_id=cid)
 
-    assert response.status_code == 503
+    assert response.status_code == 200  # a state the merchant acts on, not a cooldown
     events = {e["event"]: e for e in log_lines.events()}
     source = events["source_fetched"]
-    assert (source["level"], source["platform"], source["outcome"]) == ("WARNING", "stripe", "auth")
+    assert (source["level"], source["platform"], source["outcome"]) == ("WARNING", "stripe", "reconnect_required")
     assert "HTTP 401" in source["error"]
+    refused = events["credential_refused"]
+    assert (refused["platform"], refused["account"], refused["outcome"], refused["marked"]) == (
+        "stripe",
+        "acct_refused",
+        "revoked",
+        True,
+    )
+    for name in ("refresh_started", "source_fetched", "credential_refused", "refresh_finished", "request_served"):
+        assert (events[name]["correlation_id"], events[name]["tenant_id"]) == (cid, str(tenant.id)), name
+    assert "cooldown_entered" not in events
+    assert events["refresh_finished"]["outcome"] == "partial"
+    assert (events["request_served"]["status"], events["request_served"]["outcome"]) == (200, "leader")
+    assert not [line for line in log_lines.lines for token in TOKENS if token in line]
+
+
+def test_a_platforms_5xx_is_logged_with_the_cooldown_it_causes(api, mint, platforms, log_lines):
+    tenant = make_tenant("failing")
+    make_connection(tenant, "stripe", "acct_failing", access_token=TOKENS[0])
+    platforms.stripe.set(TOKENS[0], Behaviour(503, stripe_error(503, "api_error")))
+    cid = str(uuid.uuid4())
+
+    response = api.get(V1, token=mint(tenant.id), correlation_id=cid)
+
+    assert response.status_code == 503  # no snapshot yet: nothing stale to serve
+    events = {e["event"]: e for e in log_lines.events()}
+    source = events["source_fetched"]
+    assert (source["level"], source["platform"], source["outcome"]) == ("WARNING", "stripe", "upstream")
+    assert "HTTP 503" in source["error"]
     for name in ("refresh_started", "source_fetched", "cooldown_entered", "refresh_finished", "request_served"):
         assert (events[name]["correlation_id"], events[name]["tenant_id"]) == (cid, str(tenant.id)), name
     assert events["cooldown_entered"]["cooldown_seconds"] == 10

@@ -29,7 +29,7 @@ def test_metrics_count_requests_cache_outcomes_refreshes_and_platform_errors(com
     make_connection(ok, "stripe", "acct_m_ok", access_token="sk_test_metrics_ok")
     make_connection(failing, "stripe", "acct_m_bad", access_token="sk_test_metrics_bad")
     platforms.stripe.set("sk_test_metrics_ok", Behaviour(body=stripe_list(100)))
-    platforms.stripe.set("sk_test_metrics_bad", Behaviour(401, stripe_error(401, "invalid_request_error")))
+    platforms.stripe.set("sk_test_metrics_bad", Behaviour(500, stripe_error(500, "api_error")))
     client = Client()
     before = scrape(client)
 
@@ -56,7 +56,7 @@ def test_metrics_count_requests_cache_outcomes_refreshes_and_platform_errors(com
     assert delta("skeldir_revenue_refreshes_total", outcome="failed") == 1
     assert delta("skeldir_platform_fetch_duration_seconds_count", platform="stripe") == 2
     assert delta("skeldir_revenue_refresh_duration_seconds_count", outcome="refreshed") == 1
-    assert delta("skeldir_platform_errors_total", platform="stripe", kind="auth") == 1
+    assert delta("skeldir_platform_errors_total", platform="stripe", kind="upstream") == 1
     assert delta("skeldir_revenue_cooldowns_entered_total") == 1
     assert after[("skeldir_tenants_in_cooldown", ())] == 1
     assert after[("skeldir_platform_credentials", (("lifecycle_status", "active"),))] == 2

@@ -41,7 +41,7 @@ def test_api_requests_and_a_refresh_cycle_never_open_the_operator_alias(
     make_connection(ok, "stripe", "acct_ok", access_token="sk_test_isolation_ok")
     make_connection(failing, "stripe", "acct_bad", access_token="sk_test_isolation_bad")
     platforms.stripe.set("sk_test_isolation_ok", Behaviour(body=stripe_list(100)))
-    platforms.stripe.set("sk_test_isolation_bad", Behaviour(401, stripe_error(401, "invalid_request_error")))
+    platforms.stripe.set("sk_test_isolation_bad", Behaviour(500, stripe_error(500, "api_error")))
     connections.close_all()  # so every connection this test uses is opened (and seen) anew
 
     leader = api.get(V1, token=mint(ok.id))

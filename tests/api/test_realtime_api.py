@@ -111,8 +111,11 @@ def test_the_legacy_shape_and_its_freshness_counter(api, mint, shop, frozen_cloc
         "tenant_id",
         "confidence_score",
         "upgrade_notice",
+        "currency",  # additive: total_revenue is in the tenant's reporting currency
+        "stale",  # additive
     }
     assert body["total_revenue"] == 1234 and body["event_count"] == 3
+    assert (body["currency"], body["stale"]) == ("JPY", False)
     assert datetime.fromisoformat(body["last_updated"].replace("Z", "+00:00")) == t0
     assert body["data_freshness_seconds"] == 0
     assert body["verified"] is False and body["confidence_score"] is None

@@ -1,10 +1,13 @@
 """Every platform adapter × every fault, through the real refresh path against the local
 simulator: the right error kind, the cooldown the platform asked for, a message an
-operator can read, the last good payload and data_as_of byte-for-byte intact, and no
-other tenant affected."""
+operator can read, the last good figures and data_as_of byte-for-byte intact (under the
+source's new state), and no other tenant affected. A refused credential (401, 403) is no
+cooldown but `reconnect_required` — except a 401 for a token that can be refreshed, which
+is an `auth` failure until the next refresh has refreshed it (issue 24)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -12,6 +15,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from connections.models import PlatformCredential
 from connections.services import connection_upsert, credential_upsert
 from revenue.realtime import revenue_refresh
 from revenue.selectors import cache_entry_get
@@ -72,6 +76,7 @@ FAULTS = {
 FAULT_PARAMS = {"timeout": {"latency_ms": 1500}, "oversized": {"size_bytes": 2 * 1024 * 1024}}
 DEFAULT_COOLDOWN = 3
 PLATFORM_RETRY_AFTER = 7
+REFRESHABLE = {platform for platform, conf in ACCOUNTS.items() if conf[3] is not None}  # PayPal here
 
 
 def _tenant(platform: str, which: int):
@@ -114,18 +119,33 @@ def test_fault_matrix(simulated, frozen_clock, settings, platform, fault):
     result = revenue_refresh(target.id, correlation_id=CID)
 
     kind = FAULTS[fault]
-    assert result.outcome == "failed"
+    refused = kind == "auth" and not (fault == "401" and platform in REFRESHABLE)
+    status = "reconnect_required" if refused else kind
     entry = cache_entry_get(target.id)
-    # The last good snapshot is untouched, byte for byte.
-    assert _raw_entry(target.id) == before
-    # The cooldown is the platform's when it asked for one, else the default.
-    cooldown = (entry.error_cooldown_until - frozen_clock()).total_seconds()
-    if kind == "rate_limited":
-        assert PLATFORM_RETRY_AFTER - 1 <= cooldown <= PLATFORM_RETRY_AFTER + 1, cooldown
+    after = _raw_entry(target.id)
+    # The last good figures are untouched, byte for byte, under the source's new state.
+    kept, good = json.loads(after[0]), json.loads(before[0])
+    assert [source["figures"] for source in kept["sources"]] == [source["figures"] for source in good["sources"]]
+    assert [source["status"] for source in kept["sources"]] == [status]
+    if refused:  # a state the merchant acts on: no cooldown, the tenant answers
+        assert result.outcome == "partial" and entry.error_cooldown_until is None
     else:
-        assert cooldown == DEFAULT_COOLDOWN
+        assert result.outcome == "failed"
+        assert (after[1], kept["data_as_of"]) == (before[1], good["data_as_of"])  # the last good refresh's
+        # The cooldown is the platform's when it asked for one, else the default.
+        cooldown = (entry.error_cooldown_until - frozen_clock()).total_seconds()
+        if kind == "rate_limited":
+            assert PLATFORM_RETRY_AFTER - 1 <= cooldown <= PLATFORM_RETRY_AFTER + 1, cooldown
+        else:
+            assert cooldown == DEFAULT_COOLDOWN
+    # The credential: revoked (401), degraded (403), or a refreshable token's refresh due now.
+    with tenant_context(target.id):
+        credential = PlatformCredential.objects.get()
+    assert credential.lifecycle_status == ({"401": "revoked", "403": "degraded"}[fault] if refused else "active")
+    if kind == "auth" and not refused:
+        assert (credential.last_failure_class, credential.next_refresh_due_at) == ("auth_token_refused", frozen_clock())
     # What an operator reads: which source, which kind, nothing secret.
-    assert f"{platform} {ACCOUNTS[platform][0][0]}: {kind}" in entry.last_error_message
+    assert f"{platform} {ACCOUNTS[platform][0][0]}: {status}" in entry.last_error_message
     assert ACCOUNTS[platform][2] not in entry.last_error_message
     # The other tenant on the same platform is not affected.
     assert _raw_entry(bystander.id) == bystander_before

@@ -27,6 +27,7 @@ CID = "0b7c3f52-8e0a-4f4e-9a61-3d2b8c1e5f70"
 CHANGELIST = reverse("admin:revenue_revenuecacheentry_changelist")
 
 OK = Behaviour(body=stripe_list(1000))
+FAILING = Behaviour(500, stripe_error(500, "api_error"))
 UNAUTHORIZED = Behaviour(401, stripe_error(401, "invalid_request_error", "api_key_invalid"))
 THROTTLED = Behaviour(429, stripe_error(429, "rate_limit_error", "rate_limit"), {"Retry-After": "120"})
 
@@ -34,9 +35,9 @@ THROTTLED = Behaviour(429, stripe_error(429, "rate_limit_error", "rate_limit"), 
 @pytest.fixture
 def entries(platforms, frozen_clock):
     """Five tenants, as an operator would find them:
-    Alpha expired (refreshed 40 s ago), Bravo cooling down 10 s (Stripe said 401),
+    Alpha expired (refreshed 40 s ago), Bravo cooling down 10 s (Stripe said 500),
     Charlie cooling down 120 s (Stripe said 429, retry after 120), Delta fresh,
-    Echo fresh but partial (one of two Stripe accounts said 401)."""
+    Echo fresh but partial (one of two Stripe accounts said 401: reconnect required)."""
 
     def tenant(name: str, *behaviours: Behaviour):
         row = make_tenant(name)
@@ -51,7 +52,7 @@ def entries(platforms, frozen_clock):
     frozen_clock.advance(40)
     rows = {
         "Alpha": alpha,
-        "Bravo": tenant("Bravo", UNAUTHORIZED),
+        "Bravo": tenant("Bravo", FAILING),
         "Charlie": tenant("Charlie", THROTTLED),
         "Delta": tenant("Delta", OK),
         "Echo": tenant("Echo", OK, UNAUTHORIZED),
@@ -83,8 +84,8 @@ def test_the_list_shows_every_tenants_entry_with_its_state_and_seconds_left(staf
     assert rows["Alpha"]["data_age"] == "40"
     assert rows["Delta"]["data_age"] == "0"
     assert rows["Bravo"]["tenant_id"] == str(entries["Bravo"].id)
-    assert "stripe acct_bravo_0: auth" in rows["Bravo"]["last_error"]
-    assert "stripe acct_echo_0: ok; stripe acct_echo_1: auth" == rows["Echo"]["sources"]
+    assert "stripe acct_bravo_0: upstream" in rows["Bravo"]["last_error"]
+    assert "stripe acct_echo_0: ok; stripe acct_echo_1: reconnect_required" == rows["Echo"]["sources"]
     assert rows["Bravo"]["last_error_at"] != "-" and rows["Delta"]["last_error_at"] == "-"
 
 
@@ -101,10 +102,12 @@ def test_the_runtime_role_sees_none_of_what_the_admin_lists(staff_client, entrie
         ({"state": "cooling_down"}, {"Bravo", "Charlie"}),
         ({"state": "fresh"}, {"Delta", "Echo"}),
         ({"state": "expired"}, {"Alpha"}),
-        ({"error_kind": "auth"}, {"Bravo", "Echo"}),
+        ({"error_kind": "upstream"}, {"Bravo"}),
+        ({"error_kind": "reconnect_required"}, {"Echo"}),
         ({"error_kind": "rate_limited"}, {"Charlie"}),
         ({"error_kind": "network"}, set()),
-        ({"state": "fresh", "error_kind": "auth"}, {"Echo"}),
+        ({"error_kind": "auth"}, set()),  # a refused credential is a reconnect, not a failure kind
+        ({"state": "fresh", "error_kind": "reconnect_required"}, {"Echo"}),
         ({"q": "char"}, {"Charlie"}),
         ({"q": "DELTA"}, {"Delta"}),
         ({"state": "cooling_down", "_facets": "True"}, {"Bravo", "Charlie"}),  # with the filters' counts
@@ -211,7 +214,7 @@ def test_an_entry_page_is_read_only_and_shows_its_sources(staff_client, entries)
     page = response.content.decode()
     assert response.status_code == 200
     assert 'name="_save"' not in page
-    assert "acct_echo_1" in page and "<td>auth</td>" in page
+    assert "acct_echo_1" in page and "<td>reconnect_required</td>" in page
     assert staff_client.post(url, {"cache_key": "x"}).status_code == 403
     delete = reverse("admin:revenue_revenuecacheentry_delete", args=[entry_id(entries["Echo"])])
     assert staff_client.get(delete).status_code == 403

@@ -161,6 +161,7 @@ def test_two_tenants_refresh_concurrently_without_blocking_each_other(committed_
 @pytest.mark.django_db
 def test_a_rate_limit_cools_the_tenant_down_for_as_long_as_the_platform_asked(platforms, frozen_clock, settings):
     settings.REVENUE_ERROR_COOLDOWN_SECONDS = 5  # the platform's 7 s is longer: it wins
+    settings.REVENUE_STALE_IF_ERROR_SECONDS = 0  # the cooldown itself, not the stale answer during it
     tenant = make_tenant()
     make_connection(tenant, "stripe", "acct_1", access_token="sk_one")
     platforms.stripe.set("sk_one", Behaviour(body=stripe_list(4200)))
@@ -175,7 +176,11 @@ def test_a_rate_limit_cools_the_tenant_down_for_as_long_as_the_platform_asked(pl
     assert info.value.retry_after >= 7
     entry = cache_entry_get(tenant.id)
     assert entry.error_cooldown_until - frozen_clock() >= timedelta(seconds=7)
-    assert (entry.payload, entry.data_as_of, entry.etag) == (good.payload, good.data_as_of, good.etag)
+    # The last good figures and their as-of stay, under the source's new state.
+    assert (entry.data_as_of, entry.expires_at) == (good.data_as_of, good.expires_at)
+    kept, before = Snapshot.from_payload(entry.payload), Snapshot.from_payload(good.payload)
+    assert kept.data_as_of == before.data_as_of and kept.revenue_total == 4200
+    assert [(s.status, s.figures) for s in kept.sources] == [("rate_limited", before.sources[0].figures)]
     assert "rate_limited" in entry.last_error_message and "sk_one" not in entry.last_error_message
 
     calls = platforms.stripe.total

@@ -59,10 +59,10 @@ def test_a_cycle_refreshes_due_tenants_and_skips_fresh_ones(committed_db, platfo
 def test_platform_failures_are_recorded_not_fatal(committed_db, platforms):
     tenant = make_tenant()
     make_connection(tenant, "stripe", "acct_1", access_token="sk_bad")
-    platforms.stripe.set("sk_bad", Behaviour(401, {"error": {"type": "invalid_request_error"}}))
+    platforms.stripe.set("sk_bad", Behaviour(500, {"error": {"type": "api_error"}}))
     summary = run("--tenant", str(tenant.id))
     assert (summary["failed"], summary["refreshed"]) == (1, 0)
-    assert "auth" in cache_entry_get(tenant.id).last_error_message
+    assert "upstream" in cache_entry_get(tenant.id).last_error_message
 
 
 def test_only_the_given_tenants_and_shards_are_refreshed(committed_db, platforms):
