@@ -66,7 +66,11 @@ def test_an_operator_filters_to_cooling_down_entries_and_clears_their_cooldown(
     browser.get(f"{live_url}/admin/login/?next=/admin/revenue/revenuecacheentry/")
     browser.find_element(By.ID, "id_username").send_keys(staff_user.username)
     browser.find_element(By.ID, "id_password").send_keys("operator-password-for-tests")
+    login_page = browser.find_element(By.ID, "site-name")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    # The login page has a site name too: wait until the change list has replaced it, or a
+    # busy machine lets the old page's element be read (and go stale) mid-navigation.
+    WebDriverWait(browser, 10).until(staleness_of(login_page))
 
     assert browser.find_element(By.ID, "site-name").text == "Skeldir Revenue operations"
     assert len(browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")) == 5
