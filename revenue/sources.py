@@ -21,6 +21,7 @@ Rate limits and upstream errors keep their cooldowns.
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import dataclasses
 import functools
 import logging
@@ -50,6 +51,7 @@ from providers.registry import UnknownProvider, provider_get
 from revenue.locks import advisory_key, lock_release, lock_try, lock_wait_released
 from revenue.observability import credential_observed, credential_refused_observed, source_observed
 from revenue.snapshot import STATUS_CREDENTIAL, STATUS_OK, STATUS_RECONNECT, SourceState
+from skeldir.correlation import correlation_id_var, tenant_id_var
 from skeldir.tenancy import tenant_context
 
 logger = logging.getLogger(__name__)
@@ -141,6 +143,7 @@ def sources_fetch(
     started = time.monotonic()
     futures = {
         _executor().submit(
+            _log_context(tenant_id, correlation_id).run,
             _timed,
             durations,
             str(conn.id),
@@ -178,6 +181,16 @@ def sources_fetch(
                 error=outcome.error,
             )
     return [outcomes[str(conn.id)] for conn in connections_only]
+
+
+def _log_context(tenant_id: uuid.UUID, correlation_id: str) -> contextvars.Context:
+    """A context for one call in the fetch pool: its log lines name the tenant and the
+    correlation id like the thread that asked (a pool thread has no context of its own).
+    One per submission: a context cannot be entered by two threads at once."""
+    context = contextvars.copy_context()
+    context.run(tenant_id_var.set, str(tenant_id))
+    context.run(correlation_id_var.set, correlation_id)
+    return context
 
 
 def _timed(

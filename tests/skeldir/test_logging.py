@@ -200,3 +200,38 @@ def test_the_oauth_apps_client_secrets_are_redacted_by_value(settings):
     oauth["meta_ads"]["OPTIONS"]["client_secret"] = "meta-app-secret-for-redaction"
     settings.CONNECTIONS_OAUTH = oauth
     assert "meta-app-secret-for-redaction" in known_secrets()
+
+
+@pytest.mark.django_db
+def test_platform_calls_from_the_fetch_pool_name_the_tenant_and_the_correlation_id(platforms):
+    """The pool's threads have no context of their own: each call runs in one copied from
+    the refresh, so its log lines say whose refresh it was (the cron sets no request context)."""
+    import uuid
+
+    from revenue.realtime import revenue_refresh
+    from tests.factories import make_connection, make_tenant
+    from tests.stubs import Behaviour, stripe_list
+
+    class Capture(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.addFilter(ContextFilter())  # reads the context at emit time, in the pool thread
+            self.seen: list[tuple[str, str | None, str | None]] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.seen.append((record.event, record.tenant_id, record.correlation_id))
+
+    tenant = make_tenant("pool-context")
+    make_connection(tenant, "stripe", "acct_pool", access_token="sk_pool")
+    platforms.stripe.set("sk_pool", Behaviour(body=stripe_list(100)))
+    correlation_id = str(uuid.uuid4())
+    capture = Capture()
+    http_logger = logging.getLogger("providers.http")
+    http_logger.addHandler(capture)
+    try:
+        assert revenue_refresh(tenant.id, correlation_id=correlation_id).outcome == "refreshed"
+    finally:
+        http_logger.removeHandler(capture)
+    calls = [seen for seen in capture.seen if seen[0].startswith("provider_http_")]
+    assert calls  # the charges and disputes reads were logged
+    assert {(tenant_id, cid) for _, tenant_id, cid in calls} == {(str(tenant.id), correlation_id)}
