@@ -16,6 +16,25 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+SIMULATOR = "http://127.0.0.1:8100"
+# Each platform's API base (and the token, authorization and revocation endpoints the demo's
+# OAuth apps use), as paths on the simulator.
+SIMULATED_PLATFORM_URLS = {
+    "STRIPE_API_BASE_URL": "",
+    "SHOPIFY_API_BASE_URL": "",
+    "PAYPAL_API_BASE_URL": "",
+    "WOOCOMMERCE_API_BASE_URL": "",
+    "GOOGLE_ADS_API_BASE_URL": "",
+    "META_API_BASE_URL": "",
+    "GOOGLE_OAUTH_TOKEN_URL": "/token",
+    "GOOGLE_OAUTH_AUTHORIZE_URL": "/o/oauth2/v2/auth",
+    "GOOGLE_OAUTH_REVOKE_URL": "/revoke",
+    "STRIPE_OAUTH_AUTHORIZE_URL": "/oauth/authorize",
+    "STRIPE_OAUTH_TOKEN_URL": "/oauth/token",
+    "STRIPE_OAUTH_DEAUTHORIZE_URL": "/oauth/deauthorize",
+    "META_OAUTH_AUTHORIZE_URL": "/v27.0/dialog/oauth",
+}
+
 
 def generated() -> dict[str, str]:
     """Each variable's line(s), freshly generated."""
@@ -24,6 +43,11 @@ def generated() -> dict[str, str]:
     ring = {"current": "dev-1", "keys": {"dev-1": secrets.token_urlsafe(32)}}
     lines["CREDENTIAL_ENCRYPTION_KEYS"] = f"CREDENTIAL_ENCRYPTION_KEYS='{json.dumps(ring)}'"
     lines["ALLOWED_HOSTS"] = "ALLOWED_HOSTS=127.0.0.1,localhost"
+    # Every platform at the local simulator: a command run by hand with this file
+    # (`set -a; . .dev/env; set +a; manage.py refresh_revenue`) sends the demo's tokens to it,
+    # never to a real platform. `make run` starts the simulator on this port.
+    for name in SIMULATED_PLATFORM_URLS:
+        lines[name] = f"{name}={SIMULATOR}{SIMULATED_PLATFORM_URLS[name]}"
     # The demo's operator (`manage.py create_operator --username operator`) logs in to the admin with it.
     lines["DEMO_OPERATOR_PASSWORD"] = f"DEMO_OPERATOR_PASSWORD={secrets.token_urlsafe(18)}"
     # The API's bearer tokens (`manage.py issue_token`): an RSA key pair, the public half in the key ring.
