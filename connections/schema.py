@@ -17,7 +17,7 @@ from skeldir.openapi import CORRELATION_ID, problem
 OAUTH_PLATFORMS = ["stripe", "shopify", "google_ads", "meta_ads"]
 _PROBLEM = "application/problem+json"
 
-_STATUSES = [200, 201, 302, 400, 401, 403, 404, 405, 406, 415, 422, 500, 502, 503]
+_STATUSES = [200, 201, 302, 400, 401, 403, 404, 405, 406, 415, 422, 429, 500, 502, 503]
 HEADERS = [
     OpenApiParameter(
         "X-Correlation-ID",
@@ -34,6 +34,14 @@ HEADERS = [
         required=True,
         response=[401],
         description='`Bearer realm="skeldir-revenue"`, with `error="invalid_token"` for a refused token.',
+    ),
+    OpenApiParameter(
+        "Retry-After",
+        OpenApiTypes.INT,
+        OpenApiParameter.HEADER,
+        required=True,
+        response=[429],
+        description="Seconds until the rate limit lets the next request through.",
     ),
 ]
 CALLBACK_HEADERS = [
@@ -61,6 +69,10 @@ _AUTH_ERRORS = {
 
 def _errors(scope: str, extra: dict[int, str] | None = None) -> dict:
     errors = {**_AUTH_ERRORS, (403, _PROBLEM): problem(f"The token lacks the `{scope}` scope.")}
+    if scope == "manager":  # the writes: each calls a platform, so each is rate limited
+        errors[(429, _PROBLEM)] = problem(
+            "Too many of these requests from the tenant or the user (`throttled`); `Retry-After` says when to retry."
+        )
     for status, text in (extra or {}).items():
         errors[(status, _PROBLEM)] = problem(text)
     return errors

@@ -30,6 +30,7 @@ from skeldir.correlation import tenant_id_var
 from skeldir.http_caching import require_correlation_id
 from skeldir.problems import ApiProblem
 from skeldir.tenancy import tenant_context, tenant_exists
+from skeldir.throttling import TenantWriteThrottle, UserWriteThrottle
 
 NO_STORE = {"Cache-Control": "no-store"}
 # The request field naming where the platform is, for a refused destination.
@@ -41,6 +42,8 @@ class _TenantView(APIView):
     the token; `scopes` maps each method to the scope it needs."""
 
     scopes: dict[str, str] = {}
+    # Writes that call a platform are rate limited per tenant and per user (reads are not).
+    throttle_classes = [TenantWriteThrottle, UserWriteThrottle]
 
     def get_permissions(self) -> list[BasePermission]:
         scope = self.scopes.get(self.request.method or "", "manager")

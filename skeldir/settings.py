@@ -388,6 +388,15 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# The shared cache: rate-limit counters (skeldir.throttling) must be one budget for every
+# worker and machine, so the default is a table in the service's database (created by a
+# migration); `locmemcache://` for a single process, `rediscache://…` with redis-py installed.
+CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://skeldir_cache")}
+# Connecting keys and starting an OAuth install make us call a platform: per tenant and per
+# user, DRF's "N/second|minute|hour|day"; empty turns the limit off.
+THROTTLE_TENANT_RATE = env.str("THROTTLE_TENANT_RATE", default="60/minute")
+THROTTLE_USER_RATE = env.str("THROTTLE_USER_RATE", default="20/minute")
+
 # Browser dashboards on other origins (django-cors-headers), for the API only; bearer tokens,
 # never cookies, so no credentials mode.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])

@@ -37,3 +37,8 @@ STORAGES = {
 REVENUE_REFRESH_PROCESSES = 1
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+# Rate limits off by default: suites that drive the API hard (the OpenAPI fuzzing) would hit
+# them; tests/api/test_throttling.py turns them on.
+THROTTLE_TENANT_RATE = ""
+THROTTLE_USER_RATE = ""
