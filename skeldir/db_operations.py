@@ -170,6 +170,19 @@ WHERE s.relkind = 'S' AND t.relname = ANY(%s)
 """
 
 
+def hand_over(cursor: Any, tables: list[str], *, taken_from: str, given_to: str) -> None:
+    """Move DML on `tables` and their sequences from one role to another (every privilege
+    of the first on them is revoked)."""
+    cursor.execute(_OWNED_SEQUENCES, [tables])
+    sequences = [name for (name,) in cursor.fetchall()]
+    for table in tables:
+        cursor.execute(f"REVOKE ALL ON {table} FROM {taken_from}")
+        cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {given_to}")
+    for sequence in sequences:
+        cursor.execute(f"REVOKE ALL ON SEQUENCE {sequence} FROM {taken_from}")
+        cursor.execute(f"GRANT USAGE, SELECT ON SEQUENCE {sequence} TO {given_to}")
+
+
 def admin_accounts_tables(app_labels: list[str]) -> migrations.RunPython:
     """Hand the tables of `app_labels` (every model, many-to-many tables included, as the
     migration state has them) to the admin's role: create it if it does not exist (LOGIN,
@@ -204,27 +217,13 @@ def admin_accounts_tables(app_labels: list[str]) -> migrations.RunPython:
             elif row[0]:
                 raise RuntimeError(f"The admin role {role!r} must not be a superuser.")
             cursor.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
-            cursor.execute(_OWNED_SEQUENCES, [names])
-            sequences = [name for (name,) in cursor.fetchall()]
-            for table in names:
-                cursor.execute(f"REVOKE ALL ON {table} FROM {runtime}")
-                cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {role}")
-            for sequence in sequences:
-                cursor.execute(f"REVOKE ALL ON SEQUENCE {sequence} FROM {runtime}")
-                cursor.execute(f"GRANT USAGE, SELECT ON SEQUENCE {sequence} TO {role}")
+            hand_over(cursor, names, taken_from=runtime, given_to=role)
 
     def backwards(apps: Any, schema_editor: Any) -> None:
         role, runtime = admin_role(), runtime_role()
         names = tables(apps)
         with schema_editor.connection.cursor() as cursor:
-            cursor.execute(_OWNED_SEQUENCES, [names])
-            sequences = [name for (name,) in cursor.fetchall()]
-            for table in names:
-                cursor.execute(f"REVOKE ALL ON {table} FROM {role}")
-                cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {runtime}")
-            for sequence in sequences:
-                cursor.execute(f"REVOKE ALL ON SEQUENCE {sequence} FROM {role}")
-                cursor.execute(f"GRANT USAGE, SELECT ON SEQUENCE {sequence} TO {runtime}")
+            hand_over(cursor, names, taken_from=role, given_to=runtime)
             cursor.execute(f"REVOKE USAGE ON SCHEMA public FROM {role}")
 
     return migrations.RunPython(forwards, backwards)

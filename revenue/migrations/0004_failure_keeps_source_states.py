@@ -16,44 +16,19 @@ _previous = importlib.import_module("revenue.migrations.0003_refresh_functions")
 OLD_SIGNATURE = "revenue_entry_store_failure(uuid, text, timestamptz, timestamptz, text, boolean)"
 NEW_SIGNATURE = "revenue_entry_store_failure(uuid, text, timestamptz, timestamptz, text, jsonb, text, boolean)"
 
-STORE_FAILURE = """
-CREATE FUNCTION revenue_entry_store_failure(
-    p_tenant uuid, p_cache_key text, p_now timestamptz, p_until timestamptz, p_error text,
-    p_payload jsonb, p_etag text, p_async_commit boolean
+# Built by 0003's template, so the two upserts keep one shape.
+STORE_FAILURE = _previous._entry_write(
+    "revenue_entry_store_failure(p_tenant uuid, p_cache_key text, p_now timestamptz, p_until timestamptz,"
+    " p_error text, p_payload jsonb, p_etag text, p_async_commit boolean)",
+    "A refresh where nothing succeeded: the entry cools down until p_until; data_as_of and"
+    " expires_at stay. With p_payload (the last good figures under each source's new state)"
+    " and p_etag, an existing payload is replaced by it; a missing one stays missing.",
+    "p_tenant, p_cache_key, NULL, NULL, p_now, p_until, p_now, p_error, NULL, p_now, p_now",
+    "payload = CASE WHEN e.payload IS NULL OR p_payload IS NULL THEN e.payload ELSE p_payload END,"
+    " etag = CASE WHEN e.payload IS NULL OR p_payload IS NULL THEN e.etag ELSE p_etag END,"
+    " error_cooldown_until = EXCLUDED.error_cooldown_until, last_error_at = EXCLUDED.last_error_at,"
+    " last_error_message = EXCLUDED.last_error_message, updated_at = EXCLUDED.updated_at",
 )
-RETURNS TABLE (
-    payload jsonb, etag text, data_as_of timestamptz, expires_at timestamptz,
-    error_cooldown_until timestamptz, last_error_at timestamptz, last_error_message text
-)
-LANGUAGE plpgsql SECURITY INVOKER AS $$
--- A refresh where nothing succeeded: the entry cools down until p_until; data_as_of and
--- expires_at stay. With p_payload (the last good figures under each source's new state)
--- and p_etag, an existing payload is replaced by it; a missing one stays missing.
-#variable_conflict use_column
-DECLARE
-    previous text := current_setting('app.current_tenant_id', true);
-BEGIN
-    PERFORM set_config('app.current_tenant_id', p_tenant::text, true);
-    IF p_async_commit THEN
-        PERFORM set_config('synchronous_commit', 'off', true);
-    END IF;
-    INSERT INTO revenue_cache_entries AS e (
-        tenant_id, cache_key, payload, data_as_of, expires_at, error_cooldown_until,
-        last_error_at, last_error_message, etag, created_at, updated_at
-    ) VALUES (p_tenant, p_cache_key, NULL, NULL, p_now, p_until, p_now, p_error, NULL, p_now, p_now)
-    ON CONFLICT (tenant_id, cache_key) DO UPDATE SET
-        payload = CASE WHEN e.payload IS NULL OR p_payload IS NULL THEN e.payload ELSE p_payload END,
-        etag = CASE WHEN e.payload IS NULL OR p_payload IS NULL THEN e.etag ELSE p_etag END,
-        error_cooldown_until = EXCLUDED.error_cooldown_until, last_error_at = EXCLUDED.last_error_at,
-        last_error_message = EXCLUDED.last_error_message, updated_at = EXCLUDED.updated_at
-    RETURNING e.payload, e.etag, e.data_as_of, e.expires_at, e.error_cooldown_until, e.last_error_at,
-              e.last_error_message
-    INTO payload, etag, data_as_of, expires_at, error_cooldown_until, last_error_at, last_error_message;
-    PERFORM set_config('app.current_tenant_id', coalesce(previous, ''), true);
-    RETURN NEXT;
-END
-$$
-"""
 
 
 def _replace_old() -> migrations.RunPython:
