@@ -25,6 +25,7 @@ from providers.errors import (
 from revenue import clock
 from revenue.batch import revenue_refresh_tenants
 from revenue.models import RevenueCacheEntry
+from revenue.selectors import COOLING, EXPIRED, FRESH, entry_state_label
 from revenue.services import cache_entries_clear_cooldown
 from revenue.snapshot import STATUS_CREDENTIAL, STATUS_RECONNECT, Snapshot, SourceState
 from revenue.sources import STATUS_INTERNAL, STATUS_UNSUPPORTED
@@ -32,7 +33,6 @@ from skeldir.admin_site import OperatorModelAdmin
 from skeldir.correlation import request_correlation_id
 from skeldir.operator import OPERATOR_DB
 
-FRESH, EXPIRED, COOLING = "fresh", "expired", "cooling_down"
 STATE_LABELS = {FRESH: "fresh", EXPIRED: "expired", COOLING: "cooling down"}
 ERROR_KINDS = [
     ProviderAuthError.kind,
@@ -45,14 +45,6 @@ ERROR_KINDS = [
     STATUS_INTERNAL,
     STATUS_UNSUPPORTED,
 ]
-
-
-def entry_state(entry: RevenueCacheEntry, now: datetime) -> str:
-    if entry.error_cooldown_until is not None and entry.error_cooldown_until > now:
-        return COOLING
-    if entry.payload is not None and entry.expires_at > now:
-        return FRESH
-    return EXPIRED
 
 
 def cooldown_seconds_left(entry: RevenueCacheEntry, now: datetime) -> int:
@@ -92,8 +84,8 @@ class StateFilter(admin.SimpleListFilter):
 
 class PlatformErrorFilter(admin.SimpleListFilter):
     """Entries whose last refresh reported this kind of platform error: a source in that
-    status in the payload, or in the last error message (a refresh where every source
-    failed keeps the old payload and records the failures only in the message)."""
+    status in the payload (a refresh where every source failed writes their states over the
+    last good figures), or in the last error message (an entry with no payload to write to)."""
 
     title = "platform error"
     parameter_name = "error_kind"
@@ -163,7 +155,7 @@ class RevenueCacheEntryAdmin(OperatorModelAdmin):
 
     @admin.display(description="state")
     def state(self, entry: RevenueCacheEntry) -> str:
-        return STATE_LABELS[entry_state(entry, clock.now())]
+        return STATE_LABELS[entry_state_label(entry, clock.now())]
 
     @admin.display(description="cooldown left (s)", ordering="error_cooldown_until")
     def cooldown_left(self, entry: RevenueCacheEntry) -> int:

@@ -105,7 +105,7 @@ def snapshot_summary_lines(snapshot: Snapshot) -> list[str]:
     ]
     for source in snapshot.sources:
         figures = source.figures
-        amounts = ", ".join(f"{major(m, c)} {c}" for c, m in sorted(figures.amounts.items())) if figures else ""
+        amounts = ", ".join(f"{value} {c}" for c, value in _amounts(figures.amounts).items()) if figures else ""
         line = f"  {source.platform:<12} {source.account:<34} {source.kind:<7} {amounts or '0'}"
         if not source.ok:
             line += f"  [{source.status}]"

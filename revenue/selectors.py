@@ -133,6 +133,19 @@ _TENANT_WITH_ENTRY_SQL = (
 )
 
 
+FRESH, EXPIRED, COOLING = "fresh", "expired", "cooling_down"
+
+
+def entry_state_label(entry: Any, now: datetime) -> str:
+    """`fresh`, `expired` or `cooling_down`: of a CacheEntryState or a cache entry row alike
+    (the admin's list and the operator's commands say the same)."""
+    if entry.error_cooldown_until is not None and entry.error_cooldown_until > now:
+        return COOLING
+    if entry.payload is not None and entry.expires_at > now:
+        return FRESH
+    return EXPIRED
+
+
 def tenant_with_entry_read(tenant_id: uuid.UUID) -> tuple[Tenant | None, CacheEntryState | None]:
     """The tenant and its cache entry in one statement, inside the caller's tenant
     context (a refresh whose credentials must be read one by one starts with both)."""

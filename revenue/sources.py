@@ -39,7 +39,6 @@ from connections.models import LifecycleStatus, PlatformConnection
 from connections.selectors import ConnectionCredential, CredentialTokens, credential_get
 from connections.services import (
     CredentialInvalid,
-    credential_fields_check,
     credential_mark_refresh_failed,
     credential_mark_refreshed,
     credential_mark_refused,
@@ -363,13 +362,18 @@ def credential_refresh(
         )
         try:
             refreshed = provider.refresh_token(context)
-            try:
-                credential_fields_check(
-                    access_token=refreshed.access_token,
-                    refresh_token=refreshed.refresh_token,
-                    expires_at=refreshed.expires_at,
-                    now=now,
-                )
+            try:  # the store checks the token and its expiry first and writes nothing if refused
+                with tenant_context(tenant_id):
+                    credential_mark_refreshed(
+                        credential_id=current.credential_id,
+                        key_id=current.key_id,
+                        access_token=refreshed.access_token,
+                        refresh_token=refreshed.refresh_token,
+                        expires_at=refreshed.expires_at,
+                        scope=refreshed.scope,
+                        token_type=refreshed.token_type,
+                        now=now,
+                    )
             except CredentialInvalid as exc:  # recorded as the refresh's failure, like any bad answer
                 raise ProviderBadResponse(
                     f"the refreshed token cannot be stored: {exc}", platform=conn.platform
@@ -400,17 +404,6 @@ def credential_refresh(
                 kind=exc.kind,
             )
             raise
-        with tenant_context(tenant_id):
-            credential_mark_refreshed(
-                credential_id=current.credential_id,
-                key_id=current.key_id,
-                access_token=refreshed.access_token,
-                refresh_token=refreshed.refresh_token,
-                expires_at=refreshed.expires_at,
-                scope=refreshed.scope,
-                token_type=refreshed.token_type,
-                now=now,
-            )
         credential_observed(
             tenant_id=tenant_id, correlation_id=correlation_id, platform=conn.platform, outcome="refreshed"
         )

@@ -13,21 +13,16 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from connections.presenters import connection_body
+from connections.presenters import connection_body, reconnect_required
 from connections.selectors import connection_list_with_credentials
 from revenue import clock
-from revenue.selectors import CacheEntryState, cache_entry_read
-from skeldir.models import Tenant
+from revenue.selectors import CacheEntryState, entry_state_label, tenant_with_entry_read
 from skeldir.tenancy import InvalidTenant, tenant_context, tenant_ids_iter
 
 
 def entry_state(entry: CacheEntryState | None, now: datetime) -> str:
-    """none | cooling_down | fresh | expired (the admin's words for the same states)."""
-    if entry is None:
-        return "none"
-    if entry.is_cooling(now):
-        return "cooling_down"
-    return "fresh" if entry.is_fresh(now) else "expired"
+    """`none` when the tenant has no entry yet, else the admin's label for it."""
+    return "none" if entry is None else entry_state_label(entry, now)
 
 
 def tenant_summaries() -> Iterator[dict[str, Any]]:
@@ -35,10 +30,9 @@ def tenant_summaries() -> Iterator[dict[str, Any]]:
     now = clock.now()
     for tenant_id in tenant_ids_iter():
         with tenant_context(tenant_id):
-            tenant = Tenant.objects.filter(id=tenant_id).first()
+            tenant, entry = tenant_with_entry_read(tenant_id)
             if tenant is None:  # deleted since it was listed
                 continue
-            entry = cache_entry_read(tenant_id)
             connections = connection_list_with_credentials()
         yield {
             "id": str(tenant.id),
@@ -47,7 +41,7 @@ def tenant_summaries() -> Iterator[dict[str, Any]]:
             "timezone": tenant.timezone,
             "state": entry_state(entry, now),
             "connections": len(connections),
-            "reconnect_required": sum(1 for c in connections if connection_body(c)["reconnect_required"]),
+            "reconnect_required": sum(1 for c in connections if reconnect_required(c["credential"])),
         }
 
 
@@ -55,10 +49,9 @@ def tenant_status(tenant_id: uuid.UUID) -> dict[str, Any]:
     """Everything an operator needs about one tenant. Raises InvalidTenant."""
     now = clock.now()
     with tenant_context(tenant_id):
-        tenant = Tenant.objects.filter(id=tenant_id).first()
+        tenant, entry = tenant_with_entry_read(tenant_id)
         if tenant is None:
             raise InvalidTenant(f"no tenant with id {tenant_id}")
-        entry = cache_entry_read(tenant_id)
         connections = [connection_body(c) for c in connection_list_with_credentials()]
     payload = entry.payload if entry is not None else None
     return {
