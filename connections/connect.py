@@ -143,7 +143,8 @@ def connection_disconnect(
             tokens = credential_get(connection_id=conn.id) if credential else None
         except CredentialKeyError:
             tokens = None
-        shared = connection_grant_relied_on(connection_id=conn.id)
+        # Only an OAuth grant can be revoked at the platform: only then ask who else relies on it.
+        shared = metadata.get("connected_via") == "oauth" and connection_grant_relied_on(connection_id=conn.id)
 
     revocation = _revoke_at_platform(conn, metadata, tokens, shared, correlation_id)
 

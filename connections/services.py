@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -25,7 +25,7 @@ from django.db import DatabaseError, connection, connections
 from django.utils import timezone
 
 from connections.crypto import PGP_OPTIONS, CredentialUndecryptable, UnknownCredentialKey, key_ring
-from connections.models import ConnectionStatus, PlatformConnection
+from connections.models import STORED_TIMES_FROM, ConnectionStatus, PlatformConnection
 from connections.selectors import key_ring_arrays
 from skeldir.tenancy import tenant_context, tenant_ids_iter
 
@@ -61,7 +61,7 @@ def platform_validate(platform: str) -> str:
 # The range a stored token expiry may take. Wider values are mistakes or attacks (a year
 # 10000 cannot even be read back by Python), so they are refused where they enter and the
 # table's CHECK constraint (migration 0003) holds the same static bounds.
-EARLIEST_EXPIRY = datetime(2000, 1, 1, tzinfo=UTC)
+EARLIEST_EXPIRY = STORED_TIMES_FROM
 LONGEST_EXPIRY = timedelta(days=3653)  # ten years from now
 
 

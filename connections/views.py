@@ -28,6 +28,7 @@ from providers.errors import ProviderAuthError, ProviderDestinationRefused, Prov
 from skeldir.auth import RequireScope
 from skeldir.correlation import tenant_id_var
 from skeldir.http_caching import require_correlation_id
+from skeldir.models import Tenant
 from skeldir.problems import ApiProblem
 from skeldir.tenancy import tenant_context, tenant_exists
 from skeldir.throttling import TenantWriteThrottle, UserWriteThrottle
@@ -66,8 +67,10 @@ class ConnectionsView(_TenantView):
     scopes = {"GET": "viewer", "POST": "manager"}
 
     def get(self, request: Request) -> Response:
-        tenant_id = self.tenant_id(request)
-        with tenant_context(tenant_id):
+        tenant_id = request.user.tenant_id
+        with tenant_context(tenant_id):  # one transaction for the check and the list
+            if not Tenant.objects.filter(id=tenant_id).exists():
+                raise ApiProblem(404, "tenant_not_found", "The token's tenant does not exist.")
             items = connection_list_with_credentials()
         return Response({"connections": [connection_body(i) for i in items]}, headers=NO_STORE)
 

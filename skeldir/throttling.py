@@ -21,11 +21,7 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 class _PrincipalWriteThrottle(SimpleRateThrottle):
     rate_setting: str
 
-    def __init__(self) -> None:  # the rate from settings each time (no import-time copy)
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-
-    def get_rate(self) -> str | None:
+    def get_rate(self) -> str | None:  # from settings each time DRF builds the throttle (per request)
         return getattr(settings, self.rate_setting, None) or None
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:

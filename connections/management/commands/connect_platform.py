@@ -10,7 +10,6 @@ from django.core.management.base import BaseCommand, CommandParser
 from connections.services import (
     UnknownPlatform,
     connection_upsert,
-    credential_fields_check,
     credential_upsert,
     platform_validate,
 )
@@ -55,7 +54,6 @@ class Command(BaseCommand):
         except (InvalidTenant, UnknownPlatform) as exc:
             raise bad_input(exc) from None
         try:
-            credential_fields_check(access_token=access_token, refresh_token=refresh_token, expires_at=expires_at)
             with tenant_context(tenant.id):
                 connection_row = connection_upsert(
                     tenant_id=tenant.id, platform=platform, platform_account_id=opts["account"], metadata=metadata
@@ -66,7 +64,7 @@ class Command(BaseCommand):
                     refresh_token=refresh_token,
                     expires_at=expires_at,
                 )
-        except ValueError as exc:  # CredentialInvalid among them: nothing was written
+        except ValueError as exc:  # credential_upsert's CredentialInvalid among them: all rolled back
             raise bad_input(exc) from None
         self.stdout.write(str(connection_row.id))
 

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from connections.connect import ConnectionNotFound, connection_disconnect
 from skeldir.cli import bad_input
-from skeldir.tenancy import InvalidTenant, parse_tenant_id, tenant_get
+from skeldir.tenancy import InvalidTenant, tenant_get
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
-            tenant = tenant_get(parse_tenant_id(opts["tenant"]))
+            tenant = tenant_get(opts["tenant"])
             connection_id = uuid.UUID(opts["connection"])
         except InvalidTenant as exc:
             raise bad_input(exc) from None
