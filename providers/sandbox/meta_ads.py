@@ -51,6 +51,7 @@ Tokens minted here expire (insights answers code 190 once they have).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -417,6 +418,8 @@ def _params(request: Request) -> dict[str, str]:
     return params
 
 
+# Asked for every event of every page and window: each event's touch is drawn once.
+@functools.lru_cache(maxsize=65_536)
 def touch(event: Event) -> tuple[str, datetime]:
     """The ad interaction a purchase is attributed to: ("click" | "view", when). Half within
     20 hours, most of the rest one to six days before, some clicks 7–27 days before."""

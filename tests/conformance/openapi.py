@@ -118,9 +118,7 @@ class OpenApiDocument:
         return None
 
     # --- responses ------------------------------------------------------------------------
-    def check_response(
-        self, method: str, url: str, status: int, body: Any, *, media_type: str = "application/json"
-    ) -> None:
+    def check_response(self, method: str, url: str, status: int, body: Any) -> None:
         operation = self.operation(method, url)
         responses = operation.get("responses", {})
         response = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX") or responses.get("default")
@@ -128,7 +126,7 @@ class OpenApiDocument:
             raise SpecViolation(f"{self.name}: {method.upper()} {urlsplit(url).path} declares no {status} answer")
         response = self._resolve(response)
         content = response.get("content", {})
-        schema = (content.get(media_type) or next(iter(content.values()), {})).get("schema")
+        schema = (content.get("application/json") or next(iter(content.values()), {})).get("schema")
         if schema is None:
             raise SpecViolation(f"{self.name}: the {status} answer of {urlsplit(url).path} has no schema")
         problems = self._errors(body, schema)

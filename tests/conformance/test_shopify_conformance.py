@@ -44,6 +44,7 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 
+from providers import shopify as shopify_adapter
 from providers.base import CredentialCheckContext, ProviderContext
 from providers.sandbox import shopify as simulated
 from providers.shopify import API_VERSION, ORDERS_QUERY, SHOP_QUERY, ShopifyProvider
@@ -328,6 +329,7 @@ def test_the_simulators_schema_is_the_published_one() -> None:
     assert set(published.type_map["OrderSortKeys"].values) == simulated.ORDER_SORT_KEYS  # type: ignore[attr-defined]
     assert set(published.type_map["OrderDisplayFinancialStatus"].values) == FINANCIAL_STATUSES  # type: ignore[attr-defined]
     assert simulated.FINANCIAL_STATUSES == FINANCIAL_STATUSES
+    assert shopify_adapter.FINANCIAL_STATUSES == FINANCIAL_STATUSES  # its closed set: anything else is bad_response
 
 
 def test_amounts_are_exact_decimal_strings_in_the_shops_currency(sandbox: Any) -> None:

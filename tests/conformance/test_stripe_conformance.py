@@ -22,7 +22,7 @@ import requests
 
 from providers.base import CredentialCheckContext, ProviderContext
 from providers.sandbox import Sandbox
-from providers.stripe import API_VERSION, StripeProvider
+from providers.stripe import API_VERSION, CHARGE_STATUSES, DISPUTE_STATUSES, StripeProvider
 from tests.conformance.openapi import OpenApiDocument, SpecViolation, load
 
 NOW = datetime(2026, 6, 3, 23, 30, tzinfo=UTC)
@@ -110,6 +110,13 @@ def test_every_request_the_adapter_makes_is_in_the_spec(simulator: Sandbox, spec
     assert any(c and c.startswith("ch_") for c in cursors) and any(c and c.startswith("dp_") for c in cursors)
     for method, url, params, _, _ in recorder.exchanges:
         spec.check_request(method, url, params=params)
+
+
+def test_the_adapters_closed_status_sets_are_the_specs_enums(spec: OpenApiDocument) -> None:
+    """A status outside these sets is a bad_response: they must be exactly what Stripe publishes."""
+    schemas = spec.document["components"]["schemas"]
+    assert set(schemas["charge"]["properties"]["status"]["enum"]) == CHARGE_STATUSES
+    assert set(schemas["dispute"]["properties"]["status"]["enum"]) == DISPUTE_STATUSES
 
 
 def test_a_request_outside_the_spec_is_caught(spec: OpenApiDocument) -> None:
